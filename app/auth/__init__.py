@@ -1,0 +1,1 @@
+"""Authentication: password hashing, tokens, login throttling, the request middleware."""

@@ -1,0 +1,78 @@
+"""Logging in and out: throttled password check, a session row, a signed token."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from app import keys
+from app.auth import tokens
+from app.auth.principal import Principal
+from app.errors import AppError, RateLimited
+from app.realtime import const
+from app.services import users
+
+log = logging.getLogger("condorito.auth")
+
+
+class InvalidCredentials(AppError):
+    """Same answer for an unknown e-mail, a wrong password and a disabled account."""
+
+    status = 401
+    code = "invalid_credentials"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """A fresh token and who it is for."""
+
+    token: str
+    expires_at: int
+    user: users.User
+
+
+def client_ip(request: web.Request) -> str:
+    """The peer address (a reverse proxy must be configured to pass the real one)."""
+    return request.remote or "unknown"
+
+
+async def login(app: web.Application, email: str, password: str, ip: str) -> LoginResult:
+    """Check a password and open a session; throttled per account and per address."""
+    throttle = app[keys.THROTTLE]
+    email = (email or "").strip()
+    wait = throttle.retry_after(email, ip)
+    if wait:
+        raise RateLimited("too many failed logins", retry_after=wait)
+    db = app[keys.DB]
+    found = await db.read(lambda c: users.find_login(c, email)) if email else None
+    user, stored = found if found else (None, None)
+    ok = await app[keys.HASHER].verify(password or "", stored)
+    if not ok or user is None or user.disabled or user.tenant_status != "active":
+        throttle.failed(email, ip)
+        log.info("login failed", extra={"fields": {"ip": ip}})
+        raise InvalidCredentials("invalid e-mail or password")
+    throttle.succeeded(email)
+    config = app[keys.CONFIG]
+    sid = await db.write(lambda tx: users.create_session(tx, user, config.token_ttl))
+    token, exp = tokens.issue(config.secret, user_id=user.id, tenant_id=user.tenant_id,
+                              session_id=sid, version=user.token_version, ttl=config.token_ttl)
+    log.info("login", extra={"fields": {"user": user.id, "tenant": user.tenant_id}})
+    return LoginResult(token, exp, user)
+
+
+async def logout(app: web.Application, principal: Principal) -> None:
+    """Revoke this session's token and close the sockets opened with it."""
+    await app[keys.DB].write(
+        lambda tx: users.revoke_session(tx, principal.tenant_id, principal.session_id)
+    )
+    app[keys.AUTH].forget_session(principal.session_id)
+    app[keys.HUB].close_where(lambda c: c.ident.session_id == principal.session_id,
+                              const.CLOSE_UNAUTHORIZED, "logged out")
+
+
+def revoke_user(app: web.Application, user_id: int, reason: str) -> None:
+    """After a user's tokens were revoked (password, role, disabled): drop cache, close sockets."""
+    app[keys.AUTH].forget_user(user_id)
+    app[keys.HUB].close_where(lambda c: c.ident.user_id == user_id, const.CLOSE_UNAUTHORIZED, reason)

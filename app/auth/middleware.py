@@ -1,0 +1,67 @@
+"""Every route requires a verified principal unless its handler is marked @public."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import quote, urlsplit
+
+from aiohttp import web
+
+from app import keys
+from app.auth.principal import AuthFailure
+from app.errors import Forbidden, Unauthorized
+from app.web.session import COOKIE_NAME
+
+F = TypeVar("F", bound=Callable[..., Any])
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def public(handler: F) -> F:
+    """Mark a handler that needs no login (login, webhooks, pairing page)."""
+    handler.__condorito_public__ = True  # type: ignore[attr-defined]
+    return handler
+
+
+def _is_public(request: web.Request, handler: Handler) -> bool:
+    if getattr(handler, "__condorito_public__", False):
+        return True
+    route = request.match_info.route
+    return isinstance(route.resource, web.StaticResource) or route.resource is None
+
+
+def _wants_html(request: web.Request) -> bool:
+    return not request.path.startswith(("/api/", "/ws", "/webhooks/"))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the bearer token or session cookie into request[PRINCIPAL]."""
+    if _is_public(request, handler) or request.path == "/ws":
+        return await handler(request)  # /ws authenticates its first frame instead
+    header = request.headers.get("Authorization", "")
+    from_cookie = False
+    if header.startswith("Bearer "):
+        token = header[7:].strip()
+    else:
+        token = request.cookies.get(COOKIE_NAME, "")
+        from_cookie = True
+    try:
+        if not token:
+            raise Unauthorized("authentication required")
+        principal = await request.app[keys.AUTH].authenticate(token)
+    except (AuthFailure, Unauthorized):
+        if _wants_html(request) and request.method == "GET":
+            raise web.HTTPFound("/login?next=" + quote(request.path_qs, safe="/")) from None
+        raise
+    if from_cookie and request.method not in _SAFE_METHODS:
+        # Cookies ride along on cross-site requests; a header-less form post from elsewhere
+        # must not act as the user (CSRF). Browsers always send Origin on such requests.
+        origin = request.headers.get("Origin")
+        allowed = request.app[keys.CONFIG].allowed_origins
+        if origin is None or (origin not in allowed and urlsplit(origin).netloc != request.host):
+            raise Forbidden("cross-site request refused", code="csrf_failed")
+    request[keys.PRINCIPAL] = principal
+    return await handler(request)

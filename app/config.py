@@ -1,0 +1,126 @@
+"""A typed, frozen configuration built from flags and the environment."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+# Secrets that appear in tutorials and default configs; a server signing tokens with one of them
+# can be impersonated by anyone (whaticket shipped "mysecret").
+WELL_KNOWN_SECRETS = frozenset(
+    {
+        "secret", "mysecret", "changeme", "change-me", "jwt-secret", "jwtsecret", "supersecret",
+        "your-secret-key", "your_jwt_secret", "default", "password", "secretkey", "s3cr3t",
+    }
+)
+MIN_SECRET_BYTES = 32  # HS256 uses a 256-bit HMAC key; RFC 7518 §3.2 asks for at least that
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says why, in one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything an operator can tune. Built by `load_config`; tests build it directly."""
+
+    db_path: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret: str = ""
+    token_ttl: int = 12 * 3600          # seconds; an agent's working day
+    max_sockets_per_user: int = 20
+    max_polls_per_user: int = 4
+    login_max_failures: int = 10         # per account, within login_window
+    login_ip_max_failures: int = 50      # per client address, within login_window
+    login_window: int = 15 * 60
+    ping_interval: float = 25.0
+    pong_timeout: float = 10.0
+    hello_timeout: float = 10.0
+    retention_seconds: int = 24 * 3600
+    retention_events: int = 10_000
+    retention_period: float = 60.0
+    allowed_origins: tuple[str, ...] = ()
+    public_url: str = ""                 # base URL the phone uses to reach pairing links
+    ws_compress: bool = False
+    secure_cookies: bool = False
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        """The directory that holds the database and the generated secret."""
+        return self.db_path.parent
+
+    def with_secret(self, secret: str) -> Config:
+        """Return a copy with the given secret (validated)."""
+        check_secret(secret)
+        return replace(self, secret=secret)
+
+
+def check_secret(secret: str) -> None:
+    """Refuse short or well-known JWT secrets."""
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"CONDORITO_SECRET must be at least {MIN_SECRET_BYTES} bytes long")
+    lowered = secret.lower()
+    if lowered in WELL_KNOWN_SECRETS or len(set(secret)) < 8:
+        raise ConfigError("CONDORITO_SECRET is a well-known or low-entropy value; use a random one")
+    if any(lowered.startswith(w) and len(set(lowered[len(w):])) < 4 for w in WELL_KNOWN_SECRETS):
+        raise ConfigError("CONDORITO_SECRET is a well-known value padded to length; use a random one")
+
+
+def resolve_secret(config: Config) -> Config:
+    """Take the secret from the config/env, or from (or into) the data directory."""
+    if config.secret:
+        return config.with_secret(config.secret)
+    path = config.data_dir / "secret.key"
+    if path.exists():
+        return config.with_secret(path.read_text().strip())
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    # Created with 0600 so other local users cannot read it.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secret + "\n")
+    return config.with_secret(secret)
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    """Read an integer setting, with a clear error when it is not one."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def load_config(
+    *, db: str | None = None, host: str | None = None, port: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Config:
+    """Build the Config from flags (which win) and CONDORITO_* environment variables."""
+    env = dict(os.environ if env is None else env)
+    origins = tuple(o.strip() for o in env.get("CONDORITO_ALLOWED_ORIGINS", "").split(",") if o.strip())
+    return Config(
+        db_path=Path(db or env.get("CONDORITO_DB") or "data/condorito.db"),
+        host=host or env.get("CONDORITO_HOST") or "127.0.0.1",
+        port=port if port is not None else _env_int(env, "CONDORITO_PORT", 8080),
+        secret=env.get("CONDORITO_SECRET", ""),
+        token_ttl=_env_int(env, "CONDORITO_TOKEN_TTL", 12 * 3600),
+        max_sockets_per_user=_env_int(env, "CONDORITO_MAX_SOCKETS_PER_USER", 20),
+        max_polls_per_user=_env_int(env, "CONDORITO_MAX_POLLS_PER_USER", 4),
+        login_max_failures=_env_int(env, "CONDORITO_LOGIN_MAX_FAILURES", 10),
+        login_ip_max_failures=_env_int(env, "CONDORITO_LOGIN_IP_MAX_FAILURES", 50),
+        login_window=_env_int(env, "CONDORITO_LOGIN_WINDOW", 15 * 60),
+        retention_events=_env_int(env, "CONDORITO_RETENTION_EVENTS", 10_000),
+        retention_seconds=_env_int(env, "CONDORITO_RETENTION_SECONDS", 24 * 3600),
+        allowed_origins=origins,
+        public_url=env.get("CONDORITO_PUBLIC_URL", "").rstrip("/"),
+        ws_compress=env.get("CONDORITO_WS_COMPRESS", "") in ("1", "true", "yes"),
+        secure_cookies=env.get("CONDORITO_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        log_level=env.get("CONDORITO_LOG_LEVEL", "INFO").upper(),
+    )

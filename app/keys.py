@@ -1,0 +1,36 @@
+"""Every web.AppKey and web.RequestKey, typed, in one place."""
+
+from __future__ import annotations
+
+import weakref
+
+from aiohttp import web
+
+from app.auth.passwords import Hasher
+from app.auth.principal import Authenticator, Principal
+from app.auth.throttle import LoginThrottle
+from app.config import Config
+from app.db import Database
+from app.realtime.hub import Hub
+from app.services.inbox import Inbox
+from app.services.outbox import OutboxWorker
+from app.services.stats import StatsCoalescer
+from app.services.tenants import Directory
+from app.whatsapp.registry import ProviderRegistry
+from app.whatsapp.sandbox import SandboxProvider
+
+CONFIG = web.AppKey("config", Config)
+DB = web.AppKey("db", Database)
+HUB = web.AppKey("hub", Hub)
+AUTH = web.AppKey("auth", Authenticator)
+HASHER = web.AppKey("hasher", Hasher)
+THROTTLE = web.AppKey("throttle", LoginThrottle)
+TENANTS = web.AppKey("tenants", Directory)
+STATS = web.AppKey("stats", StatsCoalescer)
+INBOX = web.AppKey("inbox", Inbox)
+OUTBOX = web.AppKey("outbox", OutboxWorker)
+PROVIDERS = web.AppKey("providers", ProviderRegistry)
+SANDBOX = web.AppKey("sandbox", SandboxProvider)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+
+PRINCIPAL = web.RequestKey("principal", Principal)

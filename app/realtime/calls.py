@@ -1,0 +1,123 @@
+"""WebSocket calls: ephemeral or read-only actions (mutations go through REST).
+
+Methods register with `@method(name)`; errors map to codes in `call_error`, the one place.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from app import keys
+from app.errors import AppError, Invalid
+from app.realtime import const, frames
+from app.realtime.connection import Connection
+from app.services import conversations
+
+log = logging.getLogger("condorito.ws")
+
+Handler = Callable[[web.Application, Connection, dict[str, Any]], Awaitable[Any]]
+METHODS: dict[str, Handler] = {}
+
+
+def method(name: str) -> Callable[[Handler], Handler]:
+    """Register a call method under its wire name."""
+    def register(fn: Handler) -> Handler:
+        METHODS[name] = fn
+        return fn
+    return register
+
+
+def call_error(exc: BaseException) -> tuple[str, str, bool]:
+    """Map an exception to (code, message, retryable); unexpected ones are logged."""
+    if isinstance(exc, AppError):
+        return exc.code, exc.message, exc.retryable
+    if isinstance(exc, TimeoutError):
+        return "timeout", "the call timed out", True
+    log.error("call failed", exc_info=exc)
+    return "internal", "internal error", True
+
+
+class Dispatcher:
+    """Per-connection call state: increasing ids and a rate limit."""
+
+    def __init__(self, app: web.Application, conn: Connection) -> None:
+        self._app = app
+        self._conn = conn
+        self._last_id = 0
+        self._window_start = time.monotonic()
+        self._window_calls = 0
+
+    def _fail(self, call_id: int | None, code: str, message: str, *, retryable: bool = False) -> None:
+        self._conn.send_now(frames.result_error_frame(call_id, code, message, retryable))
+
+    async def handle(self, frame: dict[str, Any]) -> None:
+        """Validate, run and answer one call frame."""
+        conn = self._conn
+        call_id = frame.get("id")
+        if not isinstance(call_id, int) or isinstance(call_id, bool) or call_id <= 0:
+            self._fail(None, "invalid_frame", "call id must be a positive int")
+            return
+        if call_id <= self._last_id:
+            self._fail(call_id, "id_reuse", "call ids must increase")
+            return
+        self._last_id = call_id
+        now = time.monotonic()
+        if now - self._window_start >= 60:
+            self._window_start, self._window_calls = now, 0
+        self._window_calls += 1
+        if self._window_calls > const.CALLS_PER_MINUTE:
+            self._fail(call_id, "rate_limited", "too many calls", retryable=True)
+            return
+        name = frame.get("method")
+        handler = METHODS.get(name) if isinstance(name, str) else None
+        if handler is None:
+            self._fail(call_id, "unknown_method", f"unknown method {name!r}")
+            return
+        params = frame.get("params", {})
+        if not isinstance(params, dict):
+            self._fail(call_id, "invalid_params", "params must be an object")
+            return
+        try:
+            data = await handler(self._app, conn, params)
+        except Exception as exc:
+            code, message, retryable = call_error(exc)
+            conn.send_now(frames.result_error_frame(call_id, code, message, retryable))
+            return
+        conn.send_now(frames.result_frame(call_id, data))
+
+
+def _conversation_id(params: dict[str, Any]) -> int:
+    raw = params.get("conversation_id")
+    if not isinstance(raw, str):
+        raise Invalid("conversation_id must be a string", code="invalid_params")
+    return conversations.parse_id(raw)
+
+
+@method("typing")
+async def handle_typing(app: web.Application, conn: Connection, params: dict[str, Any]) -> Any:
+    """Tell the tenant's other screens an agent is typing in a conversation."""
+    state = params.get("state", "start")
+    if state not in ("start", "stop"):
+        raise Invalid("state must be start or stop", code="invalid_params")
+    conv_id = _conversation_id(params)
+    tenant_id = conn.ident.tenant_id
+    # Same answer for a foreign id as for a missing one.
+    await app[keys.DB].read(lambda c: conversations.get_item(c, tenant_id, conv_id))
+    app[keys.HUB].publish_ephemeral(
+        tenant_id, "typing",
+        {"conversation_id": str(conv_id), "state": state,
+         "user": {"id": str(conn.ident.user_id), "name": conn.ident.name}},
+        exclude=conn,
+    )
+    return {}
+
+
+@method("presence")
+async def handle_presence(app: web.Application, conn: Connection, params: dict[str, Any]) -> Any:
+    """Which of the tenant's users are online now."""
+    return {"online": [str(u) for u in app[keys.HUB].online_users(conn.ident.tenant_id)]}

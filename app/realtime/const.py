@@ -1,0 +1,71 @@
+"""Protocol limits and codes. Each number says why it is what it is."""
+
+from __future__ import annotations
+
+from typing import Final
+
+PROTOCOL_VERSION: Final = 1
+FEATURE_LEVEL: Final = 1  # goes up with every additive change within v1
+SUPPORTED_FEATURES: Final = frozenset({"batch"})
+
+# Inbound frames are hello/pong/call: tiny. 64 KiB matches centrifuge's limit; aiohttp's 4 MiB
+# default would let one client make us parse megabytes.
+MAX_INBOUND_FRAME: Final = 64 * 1024
+
+# Per-socket outbound limits (reference §B.10, after Home Assistant's MAX_PENDING_MSG): past
+# either, the socket is closed 4001 and the client resumes from its cursor, losing nothing.
+MAX_PENDING_FRAMES: Final = 2048
+MAX_PENDING_BYTES: Final = 4 * 1024 * 1024
+# Above this many bytes in the kernel-side transport buffer we stop writing and queue instead,
+# so a client that stops reading costs at most this plus the queue limit.
+WRITE_HIGH_WATER: Final = 1024 * 1024
+# While a socket is backed up we look again this often (aiohttp offers no public drain hook for
+# raw transport writes); only backed-up sockets pay for it.
+BACKLOG_RECHECK: Final = 0.02
+# A socket whose queue stays non-empty this long is not keeping up even if under the caps.
+SLOW_CONSUMER_SECONDS: Final = 10.0
+
+# Batch feature: HA's PENDING_MSG_MAX_FORCE_READY; keeps one message parseable in a browser.
+BATCH_MAX_FRAMES: Final = 256
+BATCH_MAX_BYTES: Final = 1024 * 1024
+
+# Long-poll answers hold at most this much (Engine.IO's maxPayload is 1e6).
+POLL_MAX_EVENTS: Final = 500
+POLL_MAX_BYTES: Final = 1_000_000
+POLL_MAX_TIMEOUT: Final = 50  # stays under the ~55 s NAT idle ceiling Zulip measured
+POLL_DEFAULT_TIMEOUT: Final = 25
+
+# Replay reads the log in pages so a long gap never sits in memory at once.
+REPLAY_PAGE: Final = 500
+
+# Calls: one client may not flood the loop; 100/minute is OWASP's suggested starting point,
+# typing indicators fire a few times per conversation.
+CALLS_PER_MINUTE: Final = 120
+
+# Close codes (PROTOCOL §3.3): 4000-4499 reconnect and resume, 4500-4999 stop.
+CLOSE_GOING_AWAY: Final = 1001
+CLOSE_TOO_BIG: Final = 1009
+CLOSE_RECONNECT: Final = 4000
+CLOSE_SLOW_CONSUMER: Final = 4001
+CLOSE_NO_PONG: Final = 4002
+CLOSE_TOKEN_EXPIRED: Final = 4003
+CLOSE_HELLO_TIMEOUT: Final = 4004
+CLOSE_BAD_FRAME: Final = 4500
+CLOSE_UNAUTHORIZED: Final = 4501
+CLOSE_UNSUPPORTED_VERSION: Final = 4502
+CLOSE_FORBIDDEN: Final = 4503
+CLOSE_TOO_MANY: Final = 4504
+
+# The error code name sent in the `error` frame before each close.
+CLOSE_NAMES: Final = {
+    CLOSE_RECONNECT: "reconnect",
+    CLOSE_SLOW_CONSUMER: "slow_consumer",
+    CLOSE_NO_PONG: "no_pong",
+    CLOSE_TOKEN_EXPIRED: "token_expired",
+    CLOSE_HELLO_TIMEOUT: "hello_timeout",
+    CLOSE_BAD_FRAME: "bad_frame",
+    CLOSE_UNAUTHORIZED: "unauthorized",
+    CLOSE_UNSUPPORTED_VERSION: "unsupported_version",
+    CLOSE_FORBIDDEN: "forbidden",
+    CLOSE_TOO_MANY: "too_many_connections",
+}

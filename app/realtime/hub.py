@@ -1,0 +1,211 @@
+"""Connections per tenant; committed events fanned out once, without awaiting any socket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from app.realtime import frames
+from app.realtime.connection import Connection
+from app.realtime.stream import StreamEvent, build_event, now_ms
+
+log = logging.getLogger("condorito.hub")
+
+Closer = Callable[[Connection, int, str], "asyncio.Task[Any] | None"]
+
+
+class PollWaiter:
+    """A long-poll request parked until its tenant has something new."""
+
+    __slots__ = ("ephemeral", "future", "role", "user_id")
+
+    def __init__(self, user_id: int, role: str, future: asyncio.Future[None]) -> None:
+        self.user_id = user_id
+        self.role = role
+        self.future = future
+        self.ephemeral: list[bytes] = []
+
+
+class Hub:
+    """Routes events to the sockets and waiting polls of their tenant."""
+
+    def __init__(self) -> None:
+        self._tenants: dict[int, set[Connection]] = {}
+        self._users: dict[int, set[Connection]] = {}
+        self._waiters: dict[int, set[PollWaiter]] = {}
+        self._dirty: list[Connection] = []
+        self._flush_scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: Closer = lambda c, code, msg: None
+        self._closing: set[asyncio.Task[Any]] = set()
+        self._presence: Callable[[Connection, bool], None] = lambda c, online: None
+        self.events_published = 0
+        self.deliveries = 0
+
+    def set_closer(self, closer: Closer) -> None:
+        """How to close a socket with a code (set by the WebSocket handler module)."""
+        self._closer = closer
+
+    def set_presence_hook(self, hook: Callable[[Connection, bool], None]) -> None:
+        """Called when a user's first socket opens or last socket closes."""
+        self._presence = hook
+
+    # -- registry ----------------------------------------------------------------------------
+
+    def new_connection(self, ws: Any, ident: Any, *, batch: bool) -> Connection:
+        """Create a connection wired to this hub's flush and close paths."""
+        return Connection(ws, ident, batch=batch, flush_cb=self._mark_dirty, close_cb=self._close)
+
+    def register(self, conn: Connection) -> None:
+        """Start routing the tenant's events to `conn` (held until it goes live)."""
+        self._tenants.setdefault(conn.ident.tenant_id, set()).add(conn)
+        users = self._users.setdefault(conn.ident.user_id, set())
+        users.add(conn)
+        if len(users) == 1:
+            self._presence(conn, True)
+
+    def unregister(self, conn: Connection) -> None:
+        """Stop routing to `conn`."""
+        conns = self._tenants.get(conn.ident.tenant_id)
+        if conns is not None:
+            conns.discard(conn)
+            if not conns:
+                del self._tenants[conn.ident.tenant_id]
+        users = self._users.get(conn.ident.user_id)
+        if users is not None and conn in users:
+            users.discard(conn)
+            if not users:
+                del self._users[conn.ident.user_id]
+                self._presence(conn, False)
+
+    def user_connections(self, user_id: int) -> set[Connection]:
+        """Open sockets of one user."""
+        return self._users.get(user_id, set())
+
+    def tenant_connections(self, tenant_id: int) -> set[Connection]:
+        """Open sockets of one tenant."""
+        return self._tenants.get(tenant_id, set())
+
+    def online_users(self, tenant_id: int) -> list[int]:
+        """Ids of the tenant's users with at least one socket."""
+        return sorted({c.ident.user_id for c in self._tenants.get(tenant_id, ())})
+
+    def all_connections(self) -> list[Connection]:
+        """Every open socket (for shutdown)."""
+        return [c for conns in self._tenants.values() for c in conns]
+
+    def close_where(self, pred: Callable[[Connection], bool], code: int, message: str) -> int:
+        """Close every socket matching `pred`; return how many."""
+        victims = [c for c in self.all_connections() if pred(c)]
+        for conn in victims:
+            self._close(conn, code, message)
+        return len(victims)
+
+    # -- publishing --------------------------------------------------------------------------
+
+    def publish(self, events: Iterable[StreamEvent]) -> None:
+        """Fan committed events out, in order. Runs on the loop; never awaits."""
+        tenants = self._tenants
+        waiters = self._waiters
+        for ev in events:
+            self.events_published += 1
+            conns = tenants.get(ev.tenant_id)
+            if conns:
+                seq, frame, wire, audience = ev.seq, ev.frame, ev.wire, ev.audience
+                if audience is None:
+                    for conn in conns:
+                        conn.push(seq, frame, wire)
+                    self.deliveries += len(conns)
+                else:
+                    for conn in conns:
+                        if conn.ident.accepts(audience):
+                            conn.push(seq, frame, wire)
+                            self.deliveries += 1
+            parked = waiters.get(ev.tenant_id)
+            if parked:
+                self._wake(parked, ev)
+
+    def publish_ephemeral(
+        self, tenant_id: int, name: str, data: Any, *, audience: str | None = None,
+        exclude: Connection | None = None,
+    ) -> None:
+        """Send a never-stored event (typing, presence, QR) to whoever is connected now."""
+        ev = build_event(tenant_id, None, name, frames.dumps(data), now_ms(), audience)
+        for conn in list(self._tenants.get(tenant_id, ())):
+            if conn is not exclude and conn.ident.accepts(audience):
+                conn.push(None, ev.frame, ev.wire)
+        parked = self._waiters.get(tenant_id)
+        if parked:
+            self._wake(parked, ev)
+
+    def _wake(self, parked: set[PollWaiter], ev: StreamEvent) -> None:
+        for waiter in list(parked):
+            if ev.audience is not None and ev.audience not in (
+                f"user:{waiter.user_id}", f"role:{waiter.role}"
+            ):
+                continue
+            if ev.seq is None:
+                waiter.ephemeral.append(ev.frame)
+            if not waiter.future.done():
+                waiter.future.set_result(None)
+
+    # -- long-poll waiters -------------------------------------------------------------------
+
+    def park(self, tenant_id: int, user_id: int, role: str) -> PollWaiter:
+        """Register a long-poll that wants to hear about the tenant's next event."""
+        loop = asyncio.get_running_loop()
+        waiter = PollWaiter(user_id, role, loop.create_future())
+        self._waiters.setdefault(tenant_id, set()).add(waiter)
+        return waiter
+
+    def unpark(self, tenant_id: int, waiter: PollWaiter) -> None:
+        """Forget a long-poll."""
+        parked = self._waiters.get(tenant_id)
+        if parked is not None:
+            parked.discard(waiter)
+            if not parked:
+                del self._waiters[tenant_id]
+
+    def polls_of(self, tenant_id: int, user_id: int) -> int:
+        """How many polls a user has parked."""
+        return sum(1 for w in self._waiters.get(tenant_id, ()) if w.user_id == user_id)
+
+    def wake_tenant(self, tenant_id: int) -> None:
+        """Release every parked poll of a tenant (e.g. its token was revoked)."""
+        for waiter in list(self._waiters.get(tenant_id, ())):
+            if not waiter.future.done():
+                waiter.future.set_result(None)
+
+    # -- flushing ----------------------------------------------------------------------------
+
+    def _mark_dirty(self, conn: Connection) -> None:
+        # Frames queued during one pass of the loop leave in one write per socket.
+        self._dirty.append(conn)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            if self._loop is None:
+                self._loop = asyncio.get_running_loop()
+            self._loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty, self._dirty = self._dirty, []
+        for conn in dirty:
+            try:
+                conn.flush()
+            except Exception:  # one broken socket must not stop the others
+                log.exception("flush failed", extra={"fields": conn.info()})
+                self._close(conn, 1011, "internal error")
+
+    def _close(self, conn: Connection, code: int, message: str) -> None:
+        task = self._closer(conn, code, message)
+        if task is not None:
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    async def drain_closing(self) -> None:
+        """Wait for close handshakes in progress (shutdown)."""
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)

@@ -1,0 +1,198 @@
+"""The per-tenant event stream in SQLite: append inside a write, replay, resume, retention."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import string
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from app.db import Tx
+from app.realtime import frames
+from app.realtime.names import EventClass, coalesce_key, lookup
+
+_EPOCH_ALPHABET = string.ascii_lowercase + string.digits
+
+
+def now_ms() -> int:
+    """Unix time in milliseconds."""
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One stream event: stored (seq set) or ephemeral (seq None). Serialized once."""
+
+    tenant_id: int
+    seq: int | None
+    name: str
+    audience: str | None
+    frame: bytes  # the JSON `event` frame
+    wire: bytes   # the same frame as a WebSocket text frame, ready for every socket
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """The `rt_stream` row of one tenant."""
+
+    epoch: str
+    head: int
+    pruned_through: int
+
+
+class Resume(Enum):
+    """What a client asking to resume gets."""
+
+    FRESH = "fresh"
+    REPLAY = "replaying"
+    RESYNC = "resync_required"
+
+
+def new_epoch() -> str:
+    """A random 8-character epoch."""
+    return "".join(secrets.choice(_EPOCH_ALPHABET) for _ in range(8))
+
+
+def create_stream(tx: Tx, tenant_id: int) -> None:
+    """Give a new tenant its stream row (called in the tenant's creating transaction)."""
+    tx.execute(
+        "INSERT INTO rt_stream (tenant_id, epoch, head, pruned_through) VALUES (?, ?, 0, 0)",
+        (tenant_id, new_epoch()),
+    )
+
+
+def reset_stream(tx: Tx, tenant_id: int) -> str:
+    """Forget a tenant's history: new epoch, so every cursor held by clients is refused."""
+    epoch = new_epoch()
+    tx.execute("DELETE FROM rt_event WHERE tenant_id = ?", (tenant_id,))
+    tx.execute(
+        "UPDATE rt_stream SET epoch = ?, pruned_through = head WHERE tenant_id = ?",
+        (epoch, tenant_id),
+    )
+    return epoch
+
+
+def build_event(
+    tenant_id: int, seq: int | None, name: str, data_json: bytes, ts: int, audience: str | None
+) -> StreamEvent:
+    """Serialize an event frame once, in both shapes sockets need."""
+    frame = frames.event_frame(seq, lookup(name).wire, data_json, ts)
+    return StreamEvent(tenant_id, seq, name, audience, frame, frames.ws_text(frame))
+
+
+def append(
+    tx: Tx, tenant_id: int, name: str, data: Any, *, key: object | None = None,
+    audience: str | None = None,
+) -> int:
+    """Append a durable or latest-wins event inside the caller's write; return its seq.
+
+    The seq is allocated in the same transaction as the change the event describes, so both
+    commit or neither does, and commit order is seq order.
+    """
+    spec = lookup(name)
+    if spec.cls is EventClass.EPHEMERAL:
+        raise ValueError(f"{name} is ephemeral; publish it through the hub")
+    ckey = coalesce_key(spec, key)
+    row = tx.execute(
+        "UPDATE rt_stream SET head = head + 1 WHERE tenant_id = ? RETURNING head",
+        (tenant_id,),
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no stream for tenant {tenant_id}")
+    seq = row[0]
+    payload = frames.dumps(data)
+    ts = now_ms()
+    if ckey is not None:
+        # Latest-wins: the newest row per key is the only one worth replaying.
+        tx.execute(
+            "DELETE FROM rt_event WHERE tenant_id = ? AND coalesce_key = ?", (tenant_id, ckey)
+        )
+    tx.execute(
+        "INSERT INTO rt_event (tenant_id, seq, name, coalesce_key, audience, payload, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (tenant_id, seq, name, ckey, audience, payload, ts),
+    )
+    tx.events.append(build_event(tenant_id, seq, name, payload, ts, audience))
+    return seq
+
+
+def read_state(conn: sqlite3.Connection, tenant_id: int) -> StreamState:
+    """Read the stream row (inside the caller's read transaction)."""
+    row = conn.execute(
+        "SELECT epoch, head, pruned_through FROM rt_stream WHERE tenant_id = ?", (tenant_id,)
+    ).fetchone()
+    if row is None:
+        raise LookupError(f"no stream for tenant {tenant_id}")
+    return StreamState(row[0], row[1], row[2])
+
+
+def head(conn: sqlite3.Connection, tenant_id: int) -> int:
+    """The last allocated seq of a tenant."""
+    return read_state(conn, tenant_id).head
+
+
+def decide_resume(state: StreamState, epoch: str | None, since: int | None) -> Resume:
+    """Decide fresh / replay / resync for a cursor (all or nothing, as Centrifugo does).
+
+    A cursor equal to `pruned_through` is still complete: every event after it is kept.
+    """
+    if since is None:
+        return Resume.FRESH
+    if epoch != state.epoch or since < state.pruned_through or since > state.head:
+        return Resume.RESYNC
+    return Resume.REPLAY
+
+
+def iter_after(
+    conn: sqlite3.Connection, tenant_id: int, since: int, upto: int, limit: int
+) -> Iterator[sqlite3.Row]:
+    """Stored events with since < seq <= upto, oldest first, at most `limit`."""
+    return iter(
+        conn.execute(
+            "SELECT seq, name, audience, payload, created_at FROM rt_event"
+            " WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            (tenant_id, since, upto, limit),
+        )
+    )
+
+
+def row_frame(tenant_id: int, row: sqlite3.Row) -> StreamEvent:
+    """Rebuild a stored event's frame for replay."""
+    return build_event(
+        tenant_id, row["seq"], row["name"], row["payload"], row["created_at"], row["audience"]
+    )
+
+
+def prune(tx: Tx, *, max_age_ms: int, keep_events: int, now: int | None = None) -> int:
+    """Retention: drop events both older than the age limit and beyond the newest N per tenant.
+
+    Raises each tenant's `pruned_through` to the highest seq removed; returns rows removed.
+    """
+    cutoff = (now if now is not None else now_ms()) - max_age_ms
+    removed = 0
+    streams = tx.execute("SELECT tenant_id, head FROM rt_stream").fetchall()
+    for tenant_id, head_seq in streams:
+        limit_seq = head_seq - keep_events
+        if limit_seq <= 0:
+            continue
+        top = tx.execute(
+            "SELECT MAX(seq) FROM rt_event WHERE tenant_id = ? AND seq <= ? AND created_at < ?",
+            (tenant_id, limit_seq, cutoff),
+        ).fetchone()[0]
+        if top is None:
+            continue
+        # Everything at or below `top` goes, including rows younger than the cutoff that sit
+        # below it: history must stay contiguous above pruned_through.
+        cur = tx.execute(
+            "DELETE FROM rt_event WHERE tenant_id = ? AND seq <= ?", (tenant_id, top)
+        )
+        removed += cur.rowcount
+        tx.execute(
+            "UPDATE rt_stream SET pruned_through = MAX(pruned_through, ?) WHERE tenant_id = ?",
+            (top, tenant_id),
+        )
+    return removed

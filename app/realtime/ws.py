@@ -1,0 +1,267 @@
+"""The `/ws?v=1` handler: hello, resume/replay, live fan-out, heartbeat, calls, close codes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from app import keys
+from app.auth.principal import AuthFailure, Principal
+from app.errors import Forbidden, Invalid
+from app.realtime import calls, const, frames, stream
+from app.realtime.connection import Connection
+from app.realtime.stream import Resume
+from app.web.session import COOKIE_NAME
+
+log = logging.getLogger("condorito.ws")
+
+
+class _Refused(Exception):
+    """The hello phase ends the connection with this close code."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def check_origin(request: web.Request) -> None:
+    """Refuse cross-site upgrades: a page elsewhere must not ride the user's session cookie."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser (API clients, tests); they authenticate with a token anyway
+    allowed = request.app[keys.CONFIG].allowed_origins
+    if origin in allowed or urlsplit(origin).netloc == request.host:
+        return
+    raise Forbidden("cross-origin WebSocket refused", code="forbidden_origin")
+
+
+async def handle_ws(request: web.Request) -> web.StreamResponse:
+    """Upgrade, authenticate the first frame, replay what was missed, then stay live."""
+    if request.query.get("v") != str(const.PROTOCOL_VERSION):
+        raise Invalid("unsupported protocol version", code="unsupported_version",
+                      supported=[const.PROTOCOL_VERSION])
+    check_origin(request)
+    config = request.app[keys.CONFIG]
+    ws = web.WebSocketResponse(
+        max_msg_size=const.MAX_INBOUND_FRAME, compress=config.ws_compress, autoping=True,
+        heartbeat=None,
+    )
+    await ws.prepare(request)
+    sockets = request.app[keys.SOCKETS]
+    sockets.add(ws)
+    conn: Connection | None = None
+    try:
+        try:
+            principal, hello = await _hello(request, ws)
+        except _Refused as refusal:
+            await _refuse(ws, refusal.code, refusal.message)
+            return ws
+        if principal is None:
+            return ws
+        conn = await _go_live(request, ws, principal, hello)
+        if conn is not None:
+            await _read_loop(request, ws, conn)
+    finally:
+        sockets.discard(ws)
+        if conn is not None:
+            conn.mark_closed()
+            request.app[keys.HUB].unregister(conn)
+            log.debug("ws closed", extra={"fields": {**conn.info(), "code": ws.close_code}})
+    return ws
+
+
+async def _refuse(ws: web.WebSocketResponse, code: int, message: str) -> None:
+    """Send the error frame that names the close code, then close."""
+    if not ws.closed:
+        await ws.send_str(frames.error_frame(const.CLOSE_NAMES.get(code, "error"), message).decode())
+        await ws.close(code=code, message=const.CLOSE_NAMES.get(code, "").encode())
+
+
+def _parse(data: str) -> dict[str, Any]:
+    """One client frame: a JSON object with a string `type`, or _Refused(4500)."""
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise _Refused(const.CLOSE_BAD_FRAME, "frame is not JSON") from None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        raise _Refused(const.CLOSE_BAD_FRAME, "frame must be an object with a type")
+    return frame
+
+
+async def _hello(
+    request: web.Request, ws: web.WebSocketResponse
+) -> tuple[Principal | None, dict[str, Any]]:
+    """Wait for a valid hello within the limit and authenticate it."""
+    config = request.app[keys.CONFIG]
+    try:
+        msg = await ws.receive(timeout=config.hello_timeout)
+    except TimeoutError:
+        raise _Refused(const.CLOSE_HELLO_TIMEOUT, "no hello in time") from None
+    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+        return None, {}
+    if msg.type is not WSMsgType.TEXT:
+        raise _Refused(const.CLOSE_BAD_FRAME, "frames are JSON text")
+    hello = _parse(msg.data)
+    if hello["type"] != "hello":
+        raise _Refused(const.CLOSE_BAD_FRAME, "the first frame must be hello")
+    if hello.get("v", const.PROTOCOL_VERSION) != const.PROTOCOL_VERSION:
+        raise _Refused(const.CLOSE_UNSUPPORTED_VERSION, "unsupported protocol version")
+    token = hello.get("token") or request.cookies.get(COOKIE_NAME)
+    if not isinstance(token, str) or not token:
+        raise _Refused(const.CLOSE_UNAUTHORIZED, "missing token")
+    try:
+        principal = await request.app[keys.AUTH].authenticate(token)
+    except AuthFailure as exc:
+        code = {"token_expired": const.CLOSE_TOKEN_EXPIRED,
+                "forbidden": const.CLOSE_FORBIDDEN}.get(exc.code, const.CLOSE_UNAUTHORIZED)
+        raise _Refused(code, exc.message) from None
+    hub = request.app[keys.HUB]
+    if len(hub.user_connections(principal.user_id)) >= config.max_sockets_per_user:
+        raise _Refused(const.CLOSE_TOO_MANY, "too many connections for this user")
+    return principal, hello
+
+
+def _resume_cursor(hello: dict[str, Any]) -> tuple[str | None, int | None]:
+    resume = hello.get("resume")
+    if resume is None:
+        return None, None
+    if (not isinstance(resume, dict) or not isinstance(resume.get("epoch"), str)
+            or not isinstance(resume.get("seq"), int) or isinstance(resume.get("seq"), bool)
+            or resume["seq"] < 0):
+        raise _Refused(const.CLOSE_BAD_FRAME, "resume must be {epoch: string, seq: int >= 0}")
+    return resume["epoch"], resume["seq"]
+
+
+async def _go_live(
+    request: web.Request, ws: web.WebSocketResponse, principal: Principal, hello: dict[str, Any]
+) -> Connection | None:
+    """Register first, then read the stream: nothing committed meanwhile can be missed."""
+    app = request.app
+    config, hub, db = app[keys.CONFIG], app[keys.HUB], app[keys.DB]
+    try:
+        epoch, since = _resume_cursor(hello)
+    except _Refused as refusal:
+        await _refuse(ws, refusal.code, refusal.message)
+        return None
+    asked = hello.get("features") if isinstance(hello.get("features"), list) else []
+    granted = sorted(f for f in asked if f in const.SUPPORTED_FEATURES)
+    conn = hub.new_connection(ws, principal, batch="batch" in granted)
+    transport = request.transport
+    if transport is None:
+        return None
+    conn.attach(transport)  # type: ignore[arg-type]
+    hub.register(conn)
+    tenant_id = principal.tenant_id
+
+    state = await db.read(lambda c: stream.read_state(c, tenant_id))
+    decision = stream.decide_resume(state, epoch, since)
+    conn.send_now(frames.welcome_frame(
+        conn_id=conn.id, epoch=state.epoch, head=state.head, resume=decision.value,
+        ping_interval=config.ping_interval, pong_timeout=config.pong_timeout, features=granted,
+        user=principal.user_object(), max_frame=const.MAX_INBOUND_FRAME,
+        feature_level=const.FEATURE_LEVEL,
+    ))
+    if decision is Resume.REPLAY:
+        assert since is not None
+        cursor = since
+        while cursor < state.head and not conn.closed:
+            page = await db.read(lambda c, cur=cursor: [
+                stream.row_frame(tenant_id, r)
+                for r in stream.iter_after(c, tenant_id, cur, state.head, const.REPLAY_PAGE)
+            ])
+            if not page:
+                break
+            for ev in page:
+                if principal.accepts(ev.audience):
+                    conn.send_now(ev.frame)
+            cursor = page[-1].seq or cursor
+            # Only a client reading slower than the replay waits here.
+            await conn.wait_writable()
+        conn.send_now(frames.replay_end_frame(state.head))
+    if conn.closed:
+        return None
+    conn.go_live(state.head)
+    _start_timers(conn, config.ping_interval, config.pong_timeout, app)
+    log.debug("ws live", extra={"fields": {**conn.info(), "resume": decision.value}})
+    return conn
+
+
+def _start_timers(conn: Connection, interval: float, pong_timeout: float, app: web.Application) -> None:
+    """Heartbeat on its own random offset, and the token's expiry."""
+    loop = asyncio.get_running_loop()
+    hub = app[keys.HUB]
+
+    def ping() -> None:
+        if conn.closed:
+            return
+        sent_at = time.monotonic()
+        conn.send_now(frames.PING_FRAME)
+        conn.timers["pong"] = loop.call_later(pong_timeout, check, sent_at)
+
+    def check(sent_at: float) -> None:
+        if conn.closed:
+            return
+        if conn.last_recv < sent_at:
+            hub.close_where(lambda c: c is conn, const.CLOSE_NO_PONG, "no pong in time")
+            return
+        conn.timers["ping"] = loop.call_later(max(0.0, interval - pong_timeout), ping)
+
+    # A random first ping spreads 10 000 sockets over the interval instead of one loop stall.
+    conn.timers["ping"] = loop.call_later(random.uniform(interval / 2, interval), ping)
+    remaining = conn.ident.expires_at - time.time()
+    conn.timers["expiry"] = loop.call_later(
+        max(0.0, remaining),
+        lambda: hub.close_where(lambda c: c is conn, const.CLOSE_TOKEN_EXPIRED, "token expired"),
+    )
+
+
+async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Connection) -> None:
+    """Read client frames until the socket closes."""
+    hub = request.app[keys.HUB]
+    dispatcher = calls.Dispatcher(request.app, conn)
+    async for msg in ws:
+        conn.last_recv = time.monotonic()
+        if msg.type is WSMsgType.TEXT:
+            try:
+                frame = _parse(msg.data)
+            except _Refused as refusal:
+                hub.close_where(lambda c: c is conn, refusal.code, refusal.message)
+                continue
+            kind = frame["type"]
+            if kind == "pong":
+                continue
+            if kind == "call":
+                await dispatcher.handle(frame)
+            elif kind == "hello":
+                conn.send_now(frames.error_frame("invalid_frame", "already said hello"))
+            else:
+                # Unknown types are ignored with a note, so newer clients keep working.
+                conn.send_now(frames.error_frame("unknown_type", f"unknown frame type {kind!r}"))
+        elif msg.type is WSMsgType.BINARY:
+            hub.close_where(lambda c: c is conn, const.CLOSE_BAD_FRAME, "frames are JSON text")
+
+
+def close_connection(conn: Connection, code: int, message: str) -> asyncio.Task[bool] | None:
+    """The hub's closer: error frame, close frame, and no more frames for this socket."""
+    if conn.closed:
+        return None
+    ws = conn.ws
+    conn.mark_closed()
+    try:
+        if code >= 4000 and not ws.closed:
+            # Straight to the transport: this must not wait behind a queue being dropped.
+            conn.write_raw(frames.ws_text(frames.error_frame(const.CLOSE_NAMES.get(code, "error"),
+                                                             message)))
+    except Exception:  # a broken transport closes anyway
+        log.debug("error frame not written", extra={"fields": conn.info()})
+    return asyncio.get_running_loop().create_task(
+        ws.close(code=code, message=const.CLOSE_NAMES.get(code, "").encode())
+    )

@@ -1,0 +1,1 @@
+"""The domain. Services call db.write and stream.append, never a socket."""

@@ -1,0 +1,188 @@
+"""Conversations and their messages as the API shows them; list, search and page queries."""
+
+from __future__ import annotations
+
+import base64
+import re
+import sqlite3
+from typing import Any
+
+import orjson
+
+from app.errors import Invalid, NotFound
+
+MAX_LIMIT = 100
+STATUSES = ("open", "closed", "all")
+
+_MESSAGE_COLS = (
+    "m.id, m.conversation_id, m.direction, m.type, m.body, m.status, m.error, m.wa_id,"
+    " m.author_kind, m.author_user_id, m.created_at, u.name AS author_name"
+)
+_MESSAGE_FROM = "messages m LEFT JOIN users u ON u.id = m.author_user_id"
+
+_CONV_SELECT = (
+    "SELECT c.id, c.status, c.unread_count, c.updated_at, c.last_message_id,"
+    " ct.id AS contact_id, ct.name AS contact_name, ct.phone AS contact_phone"
+    " FROM conversations c JOIN contacts ct ON ct.id = c.contact_id"
+)
+
+
+def parse_id(raw: str) -> int:
+    """Ids are opaque strings; anything that is not one of ours is simply not found."""
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("not found")
+    return int(raw)
+
+
+def message_object(row: sqlite3.Row) -> dict[str, Any]:
+    """The message object of PROTOCOL §3.2."""
+    obj: dict[str, Any] = {
+        "id": str(row["id"]),
+        "conversation_id": str(row["conversation_id"]),
+        "direction": row["direction"],
+        "type": row["type"],
+        "body": row["body"],
+        "status": row["status"],
+        "wa_id": row["wa_id"],
+        "created_at": row["created_at"],
+    }
+    kind = row["author_kind"]
+    if kind == "user":
+        obj["author"] = {"kind": "user", "id": str(row["author_user_id"]),
+                         "name": row["author_name"] or ""}
+    elif kind is not None:
+        obj["author"] = {"kind": kind}
+    if row["error"]:
+        obj["error"] = row["error"]
+    return obj
+
+
+def get_message(conn: sqlite3.Connection, tenant_id: int, message_id: int) -> dict[str, Any] | None:
+    """One message of a tenant."""
+    row = conn.execute(
+        f"SELECT {_MESSAGE_COLS} FROM {_MESSAGE_FROM} WHERE m.id = ? AND m.tenant_id = ?",
+        (message_id, tenant_id),
+    ).fetchone()
+    return message_object(row) if row else None
+
+
+def _item(conn: sqlite3.Connection, tenant_id: int, row: sqlite3.Row) -> dict[str, Any]:
+    last = (get_message(conn, tenant_id, row["last_message_id"])
+            if row["last_message_id"] is not None else None)
+    return {
+        "id": str(row["id"]),
+        "contact": {"id": str(row["contact_id"]), "name": row["contact_name"],
+                    "phone": row["contact_phone"]},
+        "last_message": last,
+        "unread_count": row["unread_count"],
+        "status": row["status"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def get_item(conn: sqlite3.Connection, tenant_id: int, conversation_id: int) -> dict[str, Any]:
+    """The list item of one conversation, or NotFound (also for another tenant's id)."""
+    row = conn.execute(
+        _CONV_SELECT + " WHERE c.id = ? AND c.tenant_id = ?", (conversation_id, tenant_id)
+    ).fetchone()
+    if row is None:
+        raise NotFound("conversation not found")
+    return _item(conn, tenant_id, row)
+
+
+def encode_cursor(*parts: int) -> str:
+    """An opaque pagination cursor."""
+    return base64.urlsafe_b64encode(orjson.dumps(list(parts))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, n: int) -> list[int]:
+    """Read a cursor made by encode_cursor; a bad one is a 400, not a 500."""
+    try:
+        parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(parts, list) and len(parts) == n and all(isinstance(p, int) for p in parts):
+            return parts
+    except (ValueError, orjson.JSONDecodeError):
+        pass
+    raise Invalid("invalid cursor", code="invalid_cursor")
+
+
+def parse_limit(raw: str | None, default: int = 50) -> int:
+    """Validate a `limit` query parameter."""
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise Invalid(f"limit must be 1..{MAX_LIMIT}", code="invalid_limit")
+    return int(raw)
+
+
+_TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(q: str) -> str | None:
+    """Turn free text into a safe FTS5 query: every word as a quoted prefix, all required."""
+    words = _TOKEN_RE.findall(q)[:8]
+    if not words:
+        return None
+    return " ".join('"' + w.replace('"', "") + '"*' for w in words)
+
+
+def list_conversations(
+    conn: sqlite3.Connection, tenant_id: int, *, q: str = "", status: str = "open",
+    cursor: str | None = None, limit: int = 50,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Conversations newest first, filtered by status and search text."""
+    if status not in STATUSES:
+        raise Invalid("status must be open, closed or all", code="invalid_status")
+    where = ["c.tenant_id = ?"]
+    params: list[Any] = [tenant_id]
+    if status != "all":
+        where.append("c.status = ?")
+        params.append(status)
+    q = q.strip()
+    if q:
+        match = fts_query(q)
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        cond = "(ct.name LIKE ? ESCAPE '\\' OR ct.phone LIKE ? ESCAPE '\\'"
+        params += [like, like]
+        if match:
+            # Accent-insensitive body search; the join back to messages keeps it in the tenant.
+            cond += (" OR c.id IN (SELECT m.conversation_id FROM messages_fts f"
+                     " JOIN messages m ON m.id = f.rowid"
+                     " WHERE messages_fts MATCH ? AND m.tenant_id = ?)")
+            params += [match, tenant_id]
+        where.append(cond + ")")
+    if cursor:
+        updated_at, conv_id = decode_cursor(cursor, 2)
+        where.append("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))")
+        params += [updated_at, updated_at, conv_id]
+    rows = conn.execute(
+        _CONV_SELECT + " WHERE " + " AND ".join(where)
+        + " ORDER BY c.updated_at DESC, c.id DESC LIMIT ?",
+        (*params, limit + 1),
+    ).fetchall()
+    items = [_item(conn, tenant_id, r) for r in rows[:limit]]
+    nxt = encode_cursor(rows[limit - 1]["updated_at"], rows[limit - 1]["id"]) if len(rows) > limit else None
+    return items, nxt
+
+
+def list_messages(
+    conn: sqlite3.Connection, tenant_id: int, conversation_id: int, *, before: str | None = None,
+    limit: int = 50,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of messages oldest to newest; `next` pages further back."""
+    get_item(conn, tenant_id, conversation_id)  # 404 for a missing or foreign conversation
+    params: list[Any] = [tenant_id, conversation_id]
+    extra = ""
+    if before:
+        if not before.isdigit() or len(before) > 18:
+            raise Invalid("invalid before cursor", code="invalid_cursor")
+        extra = " AND m.id < ?"
+        params.append(int(before))
+    rows = conn.execute(
+        f"SELECT {_MESSAGE_COLS} FROM {_MESSAGE_FROM}"
+        f" WHERE m.tenant_id = ? AND m.conversation_id = ?{extra} ORDER BY m.id DESC LIMIT ?",
+        (*params, limit + 1),
+    ).fetchall()
+    page = rows[:limit]
+    nxt = str(page[-1]["id"]) if len(rows) > limit else None
+    return [message_object(r) for r in reversed(page)], nxt

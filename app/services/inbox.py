@@ -1,0 +1,104 @@
+"""The shared inbox as the rest of the app uses it: what providers report, what agents do."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from app.db import Database, Tx
+from app.realtime.hub import Hub
+from app.services import link, messages
+from app.services.messages import TenantRef
+from app.services.stats import StatsCoalescer
+from app.services.tenants import Directory
+from app.whatsapp.base import InboundMessage, Ingested, QrCode, StatusUpdate
+
+log = logging.getLogger("condorito.inbox")
+
+
+class Inbox:
+    """Implements the provider sink and the agent actions; every change is one db.write."""
+
+    def __init__(self, db: Database, hub: Hub, stats: StatsCoalescer, tenants: Directory) -> None:
+        self._db = db
+        self._hub = hub
+        self._stats = stats
+        self._tenants = tenants
+        self.on_queued: Callable[[], None] = lambda: None
+
+    async def _ref(self, tenant_id: int) -> TenantRef:
+        tenant = await self._tenants.get(tenant_id)
+        return TenantRef(tenant.id, tenant.code)
+
+    def _touch_stats(self, tx: Tx, tenant_id: int) -> None:
+        tx.after_commit.append(lambda: self._stats.touch(tenant_id))
+
+    # -- provider sink -----------------------------------------------------------------------
+
+    async def inbound(self, tenant_id: int, msg: InboundMessage) -> Ingested:
+        """Store a customer's message once, announce it, refresh the stats."""
+        ref = await self._ref(tenant_id)
+
+        def write(tx: Tx) -> Ingested:
+            result = messages.ingest_inbound(tx, ref, msg)
+            if not result.duplicate:
+                self._touch_stats(tx, tenant_id)
+            return result
+
+        result = await self._db.write(write)
+        log.debug("inbound", extra={"fields": {"tenant": tenant_id, "message": result.message_id,
+                                              "duplicate": result.duplicate}})
+        return result
+
+    async def status(self, tenant_id: int, update: StatusUpdate) -> None:
+        """Apply a receipt (forward-only)."""
+        await self._db.write(
+            lambda tx: messages.set_status_by_wa_id(tx, tenant_id, update.wa_id, update.status,
+                                                    update.error)
+        )
+
+    async def link_state(
+        self, tenant_id: int, state: str, *, phone: str | None = None, reason: str | None = None
+    ) -> None:
+        """Store and announce a change of the WhatsApp link."""
+        await self._db.write(lambda tx: link.set_state(tx, tenant_id, state, phone=phone, reason=reason))
+        log.info("whatsapp link", extra={"fields": {"tenant": tenant_id, "state": state,
+                                                    "reason": reason}})
+
+    def qr(self, tenant_id: int, qr: QrCode) -> None:
+        """A pairing code is on screen: ephemeral, never stored."""
+        self._hub.publish_ephemeral(tenant_id, "whatsapp:qr", qr.public())
+
+    # -- agent actions -----------------------------------------------------------------------
+
+    async def send_reply(
+        self, tenant_id: int, user_id: int, conversation_id: int, body: str,
+        idempotency_key: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Queue a reply through the outbox; the same key answers the same message."""
+        ref = await self._ref(tenant_id)
+        body = messages.check_body(body)
+        key = idempotency_key or "auto:" + secrets.token_urlsafe(16)
+
+        def write(tx: Tx) -> tuple[dict[str, Any], bool]:
+            message, created = messages.queue_outbound(
+                tx, ref, conversation_id, body, idempotency_key=key, author_user_id=user_id
+            )
+            if created:
+                self._touch_stats(tx, tenant_id)
+                tx.after_commit.append(self.on_queued)
+            return message, created
+
+        return await self._db.write(write)
+
+    async def mark_read(self, tenant_id: int, conversation_id: int) -> None:
+        """Unread to zero; conversation_updated and stats_updated follow."""
+        ref = await self._ref(tenant_id)
+
+        def write(tx: Tx) -> None:
+            if messages.mark_read(tx, ref, conversation_id):
+                self._touch_stats(tx, tenant_id)
+
+        await self._db.write(write)

@@ -1,0 +1,191 @@
+"""Messages: ingest inbound (deduplicated), queue outbound through the outbox, statuses, read.
+
+Every function here is a write function: it runs inside `db.write` and appends the events that
+describe its change in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from app.db import Tx
+from app.errors import Conflict, Invalid, NotFound
+from app.realtime import stream
+from app.services import conversations
+from app.whatsapp.base import InboundMessage, Ingested
+
+MAX_BODY = 4096  # WhatsApp's own limit for a text message body
+
+# A status only moves forward; `failed` may still be overtaken by a later delivery receipt
+# (multi-device phones report delivered after failed).
+STATUS_RANK = {"queued": 0, "failed": 1, "sent": 2, "delivered": 3, "read": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRef:
+    """The tenant a change belongs to, as services need it."""
+
+    id: int
+    code: str
+
+
+def _emit_message(tx: Tx, tenant: TenantRef, message_id: int, conversation_id: int) -> None:
+    message = conversations.get_message(tx.conn, tenant.id, message_id)
+    conversation = conversations.get_item(tx.conn, tenant.id, conversation_id)
+    stream.append(tx, tenant.id, "message:new",
+                  {"clientCode": tenant.code, "message": message, "conversation": conversation})
+    stream.append(tx, tenant.id, "conversation:updated", conversation, key=conversation_id)
+
+
+def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
+    """Store an inbound message once per provider id; create contact and conversation."""
+    dup = tx.execute(
+        "SELECT id, conversation_id FROM messages WHERE tenant_id = ? AND wa_id = ?",
+        (tenant.id, msg.wa_id),
+    ).fetchone()
+    if dup is not None:
+        return Ingested(str(dup[0]), str(dup[1]), True)
+    now = stream.now_ms()
+    contact_id = tx.execute(
+        "INSERT INTO contacts (tenant_id, phone, name, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (tenant_id, phone) DO UPDATE SET"
+        " name = CASE WHEN excluded.name != '' THEN excluded.name ELSE contacts.name END"
+        " RETURNING id",
+        (tenant.id, msg.from_phone, msg.name or "", now),
+    ).fetchone()[0]
+    conversation_id = tx.execute(
+        "INSERT INTO conversations (tenant_id, contact_id, status, unread_count, updated_at,"
+        " created_at, last_inbound_at) VALUES (?, ?, 'open', 0, ?, ?, ?)"
+        " ON CONFLICT (tenant_id, contact_id) DO UPDATE SET status = 'open'"
+        " RETURNING id",
+        (tenant.id, contact_id, now, now, now),
+    ).fetchone()[0]
+    message_id = tx.execute(
+        "INSERT INTO messages (tenant_id, conversation_id, direction, type, body, status, wa_id,"
+        " author_kind, created_at) VALUES (?, ?, 'in', ?, ?, 'delivered', ?, 'contact', ?)"
+        " RETURNING id",
+        (tenant.id, conversation_id, msg.type, msg.body[:MAX_BODY * 4], msg.wa_id, now),
+    ).fetchone()[0]
+    tx.execute(
+        "UPDATE conversations SET unread_count = unread_count + 1, last_message_id = ?,"
+        " updated_at = ?, last_inbound_at = ? WHERE id = ? AND tenant_id = ?",
+        (message_id, now, now, conversation_id, tenant.id),
+    )
+    _emit_message(tx, tenant, message_id, conversation_id)
+    return Ingested(str(message_id), str(conversation_id), False)
+
+
+def request_hash(conversation_id: int, body: str) -> str:
+    """Fingerprint of a send request, to refuse an Idempotency-Key reused for another one."""
+    return hashlib.sha256(f"{conversation_id}\x00{body}".encode()).hexdigest()
+
+
+def check_body(body: Any) -> str:
+    """Validate an outbound text body."""
+    if not isinstance(body, str) or not body.strip():
+        raise Invalid("body must be a non-empty string", code="invalid_body")
+    if len(body) > MAX_BODY:
+        raise Invalid(f"body is longer than {MAX_BODY} characters", code="body_too_long")
+    return body
+
+
+def queue_outbound(
+    tx: Tx, tenant: TenantRef, conversation_id: int, body: str, *, idempotency_key: str,
+    author_kind: str = "user", author_user_id: int | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """Queue a reply: message row + outbox row + events. Returns (message, created)."""
+    fingerprint = request_hash(conversation_id, body)
+    existing = tx.execute(
+        "SELECT message_id, request_hash FROM outbox WHERE tenant_id = ? AND idempotency_key = ?",
+        (tenant.id, idempotency_key),
+    ).fetchone()
+    if existing is not None:
+        if existing[1] != fingerprint:
+            raise Conflict("Idempotency-Key was already used for a different request",
+                           code="idempotency_key_reused")
+        message = conversations.get_message(tx.conn, tenant.id, existing[0])
+        assert message is not None
+        return message, False
+    row = tx.execute(
+        "SELECT id FROM conversations WHERE id = ? AND tenant_id = ?", (conversation_id, tenant.id)
+    ).fetchone()
+    if row is None:
+        raise NotFound("conversation not found")
+    now = stream.now_ms()
+    message_id = tx.execute(
+        "INSERT INTO messages (tenant_id, conversation_id, direction, type, body, status,"
+        " author_kind, author_user_id, created_at) VALUES (?, ?, 'out', 'text', ?, 'queued', ?, ?, ?)"
+        " RETURNING id",
+        (tenant.id, conversation_id, body, author_kind, author_user_id, now),
+    ).fetchone()[0]
+    tx.execute(
+        "INSERT INTO outbox (tenant_id, message_id, idempotency_key, request_hash, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        (tenant.id, message_id, idempotency_key, fingerprint, now, now),
+    )
+    tx.execute(
+        "UPDATE conversations SET last_message_id = ?, updated_at = ? WHERE id = ? AND tenant_id = ?",
+        (message_id, now, conversation_id, tenant.id),
+    )
+    _emit_message(tx, tenant, message_id, conversation_id)
+    message = conversations.get_message(tx.conn, tenant.id, message_id)
+    assert message is not None
+    return message, True
+
+
+def set_status(
+    tx: Tx, tenant_id: int, message_id: int, status: str, error: str | None = None
+) -> bool:
+    """Move a message's status forward (never back); emit message_status. True if it moved."""
+    if status not in STATUS_RANK:
+        raise Invalid(f"unknown status {status!r}", code="invalid_status")
+    row = tx.execute(
+        "SELECT status, conversation_id FROM messages WHERE id = ? AND tenant_id = ?",
+        (message_id, tenant_id),
+    ).fetchone()
+    if row is None or STATUS_RANK[status] <= STATUS_RANK[row[0]]:
+        return False
+    tx.execute(
+        "UPDATE messages SET status = ?, error = ? WHERE id = ? AND tenant_id = ?",
+        (status, error if status == "failed" else None, message_id, tenant_id),
+    )
+    data: dict[str, Any] = {"message_id": str(message_id), "conversation_id": str(row[1]),
+                            "status": status}
+    if status == "failed" and error:
+        data["error"] = error
+    stream.append(tx, tenant_id, "message:status", data, key=message_id)
+    return True
+
+
+def set_status_by_wa_id(
+    tx: Tx, tenant_id: int, wa_id: str, status: str, error: str | None = None
+) -> bool:
+    """A provider receipt, matched by the provider's message id within the tenant."""
+    row = tx.execute(
+        "SELECT id FROM messages WHERE tenant_id = ? AND wa_id = ?", (tenant_id, wa_id)
+    ).fetchone()
+    return row is not None and set_status(tx, tenant_id, row[0], status, error)
+
+
+def mark_read(tx: Tx, tenant: TenantRef, conversation_id: int) -> bool:
+    """Unread to zero and inbound messages to `read`; emit conversation_updated if it changed."""
+    row = tx.execute(
+        "SELECT unread_count FROM conversations WHERE id = ? AND tenant_id = ?",
+        (conversation_id, tenant.id),
+    ).fetchone()
+    if row is None:
+        raise NotFound("conversation not found")
+    if row[0] == 0:
+        return False
+    tx.execute("UPDATE conversations SET unread_count = 0 WHERE id = ? AND tenant_id = ?",
+               (conversation_id, tenant.id))
+    tx.execute(
+        "UPDATE messages SET status = 'read' WHERE tenant_id = ? AND conversation_id = ?"
+        " AND direction = 'in' AND status = 'delivered'",
+        (tenant.id, conversation_id),
+    )
+    item = conversations.get_item(tx.conn, tenant.id, conversation_id)
+    stream.append(tx, tenant.id, "conversation:updated", item, key=conversation_id)
+    return True

@@ -1,0 +1,49 @@
+"""The retention task: keeps each tenant's stream to its window (>= 24 h and >= 10 000 events)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from app.db import Database
+from app.realtime import stream
+
+log = logging.getLogger("condorito.retention")
+
+
+class Retention:
+    """Prunes the event log every `period` seconds."""
+
+    def __init__(self, db: Database, *, max_age_ms: int, keep_events: int, period: float) -> None:
+        self._db = db
+        self.max_age_ms = max_age_ms
+        self.keep_events = keep_events
+        self._period = period
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin pruning in the background."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop the task."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def prune_now(self) -> int:
+        """One pass; returns the number of events removed."""
+        return await self._db.write(
+            lambda tx: stream.prune(tx, max_age_ms=self.max_age_ms, keep_events=self.keep_events)
+        )
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._period)
+            try:
+                removed = await self.prune_now()
+            except Exception:
+                log.exception("retention pass failed")
+                continue
+            if removed:
+                log.info("events pruned", extra={"fields": {"removed": removed}})

@@ -1,0 +1,116 @@
+"""Dashboard figures: computed from the tables, announced at most a few times per second."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from app.db import Database, Tx
+from app.realtime import stream
+
+log = logging.getLogger("condorito.stats")
+
+# A burst of 1 000 inbound messages becomes ~4 stats events per second, the last one true.
+MIN_INTERVAL = 0.25
+
+
+def _day_start_ms(timezone: str) -> int:
+    try:
+        tz = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        tz = ZoneInfo("UTC")
+    now = datetime.now(tz)
+    return int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+
+
+def compute(conn: sqlite3.Connection, tenant_id: int) -> dict[str, Any]:
+    """The GET /stats object (without seq), read inside the caller's transaction."""
+    tz_row = conn.execute("SELECT timezone FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+    since = _day_start_ms(tz_row[0] if tz_row else "UTC")
+    open_count, unread = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(unread_count), 0) FROM conversations"
+        " WHERE tenant_id = ? AND status = 'open'",
+        (tenant_id,),
+    ).fetchone()
+    today = dict(
+        conn.execute(
+            "SELECT direction, COUNT(*) FROM messages WHERE tenant_id = ? AND created_at >= ?"
+            " GROUP BY direction",
+            (tenant_id, since),
+        ).fetchall()
+    )
+    contacts = conn.execute("SELECT COUNT(*) FROM contacts WHERE tenant_id = ?", (tenant_id,)).fetchone()[0]
+    return {
+        "conversations_open": open_count,
+        "unread": unread,
+        "messages_today_in": today.get("in", 0),
+        "messages_today_out": today.get("out", 0),
+        "contacts": contacts,
+        # Bulk campaigns do not exist yet (their own issue); none can be active.
+        "bulk_active": 0,
+    }
+
+
+def emit(tx: Tx, tenant_id: int) -> dict[str, Any]:
+    """Compute the figures and append them as stats:updated in the same transaction."""
+    data = compute(tx.conn, tenant_id)
+    stream.append(tx, tenant_id, "stats:updated", data)
+    return data
+
+
+class StatsCoalescer:
+    """Turns many 'stats may have changed' touches into few stats:updated events.
+
+    The figures are computed inside the write that emits them, and a touch arriving while one is
+    being emitted schedules another, so the last event always carries the true value.
+    """
+
+    def __init__(self, db: Database, min_interval: float = MIN_INTERVAL) -> None:
+        self._db = db
+        self._interval = min_interval
+        self._next_allowed: dict[int, float] = {}
+        self._scheduled: dict[int, asyncio.TimerHandle] = {}
+        self._running: dict[int, asyncio.Task[None]] = {}
+        self._again: set[int] = set()
+        self._closed = False
+
+    def touch(self, tenant_id: int) -> None:
+        """Something that feeds the stats changed and has committed."""
+        if self._closed or tenant_id in self._scheduled:
+            return
+        if tenant_id in self._running:
+            self._again.add(tenant_id)
+            return
+        delay = max(0.0, self._next_allowed.get(tenant_id, 0.0) - time.monotonic())
+        loop = asyncio.get_running_loop()
+        self._scheduled[tenant_id] = loop.call_later(delay, self._fire, tenant_id)
+
+    def _fire(self, tenant_id: int) -> None:
+        self._scheduled.pop(tenant_id, None)
+        self._running[tenant_id] = asyncio.get_running_loop().create_task(self._emit(tenant_id))
+
+    async def _emit(self, tenant_id: int) -> None:
+        try:
+            await self._db.write(lambda tx: emit(tx, tenant_id))
+        except Exception:
+            log.exception("stats emit failed", extra={"fields": {"tenant": tenant_id}})
+        finally:
+            self._next_allowed[tenant_id] = time.monotonic() + self._interval
+            del self._running[tenant_id]
+            if tenant_id in self._again:
+                self._again.discard(tenant_id)
+                self.touch(tenant_id)
+
+    async def close(self) -> None:
+        """Stop scheduling; let running emits finish."""
+        self._closed = True
+        for handle in self._scheduled.values():
+            handle.cancel()
+        self._scheduled.clear()
+        if self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)

@@ -1,0 +1,1 @@
+"""HTTP surface: REST routes, pages, webhooks, the error middleware."""

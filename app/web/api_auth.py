@@ -1,0 +1,126 @@
+"""REST: login, logout, the current user, password change, and users of the tenant (admin)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from app import keys
+from app.auth import login as auth_login
+from app.auth.middleware import public
+from app.auth.principal import Principal
+from app.errors import Forbidden, Invalid
+from app.services import conversations, users
+from app.web.bodies import json_response, read_json, string_field
+from app.web.session import clear_session_cookie
+
+
+def require_admin(principal: Principal) -> None:
+    """Admin-only routes."""
+    if principal.role != "admin":
+        raise Forbidden("admin role required")
+
+
+@public
+async def handle_login(request: web.Request) -> web.Response:
+    """POST /api/v1/auth/login."""
+    data = await read_json(request)
+    email = string_field(data, "email", max_len=254)
+    password = string_field(data, "password", max_len=users.MAX_PASSWORD)
+    result = await auth_login.login(request.app, email, password, auth_login.client_ip(request))
+    return json_response({"token": result.token, "expires_at": result.expires_at,
+                          "user": result.user.public()})
+
+
+async def handle_logout(request: web.Request) -> web.Response:
+    """POST /api/v1/auth/logout: this token and its sockets stop working."""
+    await auth_login.logout(request.app, request[keys.PRINCIPAL])
+    resp = web.Response(status=204)
+    clear_session_cookie(resp)
+    return resp
+
+
+async def handle_me(request: web.Request) -> web.Response:
+    """GET /api/v1/me."""
+    return json_response(request[keys.PRINCIPAL].user_object())
+
+
+async def handle_change_password(request: web.Request) -> web.Response:
+    """POST /api/v1/me/password: every token of the user is revoked; log in again."""
+    p = request[keys.PRINCIPAL]
+    data = await read_json(request)
+    current = string_field(data, "current_password", max_len=users.MAX_PASSWORD)
+    new = users.check_password(string_field(data, "new_password", max_len=users.MAX_PASSWORD))
+    app = request.app
+    stored = await app[keys.DB].read(lambda c: users.password_hash_of(c, p.tenant_id, p.user_id))
+    if not await app[keys.HASHER].verify(current, stored):
+        raise Invalid("current password is wrong", code="invalid_credentials")
+    new_hash = await app[keys.HASHER].hash(new)
+    await app[keys.DB].write(
+        lambda tx: users.update_user(tx, p.tenant_id, p.user_id, password_hash=new_hash)
+    )
+    auth_login.revoke_user(app, p.user_id, "password changed")
+    return web.Response(status=204)
+
+
+async def handle_list_users(request: web.Request) -> web.Response:
+    """GET /api/v1/users (admin)."""
+    p = request[keys.PRINCIPAL]
+    require_admin(p)
+    items = await request.app[keys.DB].read(lambda c: users.list_users(c, p.tenant_id))
+    return json_response({"items": [u.public() for u in items], "next": None})
+
+
+async def handle_create_user(request: web.Request) -> web.Response:
+    """POST /api/v1/users (admin)."""
+    p = request[keys.PRINCIPAL]
+    require_admin(p)
+    data = await read_json(request)
+    email = users.check_email(string_field(data, "email", max_len=254))
+    role = users.check_role(data.get("role", "agent"))
+    name = string_field(data, "name", required=False, max_len=100)
+    password = users.check_password(string_field(data, "password", max_len=users.MAX_PASSWORD))
+    password_hash = await request.app[keys.HASHER].hash(password)
+    user = await request.app[keys.DB].write(
+        lambda tx: users.create_user(tx, p.tenant_id, email, name, role, password_hash)
+    )
+    return json_response(user.public(), status=201)
+
+
+async def handle_update_user(request: web.Request) -> web.Response:
+    """PATCH /api/v1/users/{id} (admin): name, role, disabled, password."""
+    p = request[keys.PRINCIPAL]
+    require_admin(p)
+    user_id = conversations.parse_id(request.match_info["id"])
+    data = await read_json(request)
+    disabled = data.get("disabled")
+    if disabled is not None and not isinstance(disabled, bool):
+        raise Invalid("disabled must be a boolean", code="invalid_field", field="disabled")
+    if user_id == p.user_id and disabled:
+        raise Invalid("you cannot disable yourself", code="cannot_disable_self")
+    role = users.check_role(data["role"]) if "role" in data else None
+    name = string_field(data, "name", max_len=100) if "name" in data else None
+    password_hash = None
+    if "password" in data:
+        password = users.check_password(string_field(data, "password", max_len=users.MAX_PASSWORD))
+        password_hash = await request.app[keys.HASHER].hash(password)
+    before = await request.app[keys.DB].read(lambda c: users.get_user(c, p.tenant_id, user_id))
+    user = await request.app[keys.DB].write(
+        lambda tx: users.update_user(tx, p.tenant_id, user_id, name=name, role=role,
+                                     disabled=disabled, password_hash=password_hash)
+    )
+    request.app[keys.AUTH].forget_user(user_id)
+    if before is not None and user.token_version != before.token_version:
+        auth_login.revoke_user(request.app, user_id, "access changed")
+    return json_response(user.public())
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register this module's routes."""
+    r = app.router
+    r.add_post("/api/v1/auth/login", handle_login, name="api_login")
+    r.add_post("/api/v1/auth/logout", handle_logout, name="api_logout")
+    r.add_get("/api/v1/me", handle_me, name="api_me")
+    r.add_post("/api/v1/me/password", handle_change_password, name="api_password")
+    r.add_get("/api/v1/users", handle_list_users, name="api_users")
+    r.add_post("/api/v1/users", handle_create_user, name="api_users_create")
+    r.add_patch("/api/v1/users/{id}", handle_update_user, name="api_users_update")

@@ -1,0 +1,107 @@
+"""REST: conversations, messages, replies, read marks, stats. Lists report the stream seq."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from aiohttp import web
+
+from app import keys
+from app.errors import Invalid
+from app.realtime import stream
+from app.services import conversations, messages, stats
+from app.web.bodies import json_response, read_json
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+async def handle_list_conversations(request: web.Request) -> web.Response:
+    """GET /api/v1/conversations?q&status&cursor&limit."""
+    p = request[keys.PRINCIPAL]
+    q = request.query.get("q", "")[:200]
+    status = request.query.get("status", "open")
+    cursor = request.query.get("cursor") or None
+    limit = conversations.parse_limit(request.query.get("limit"))
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        items, nxt = conversations.list_conversations(
+            conn, p.tenant_id, q=q, status=status, cursor=cursor, limit=limit
+        )
+        # Same read transaction: a client resuming from this seq misses nothing.
+        return {"items": items, "next": nxt, "seq": stream.head(conn, p.tenant_id)}
+
+    return json_response(await request.app[keys.DB].read(read))
+
+
+async def handle_list_messages(request: web.Request) -> web.Response:
+    """GET /api/v1/conversations/{id}/messages?before&limit."""
+    p = request[keys.PRINCIPAL]
+    conv_id = conversations.parse_id(request.match_info["id"])
+    before = request.query.get("before") or None
+    limit = conversations.parse_limit(request.query.get("limit"))
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        items, nxt = conversations.list_messages(conn, p.tenant_id, conv_id, before=before, limit=limit)
+        return {"items": items, "next": nxt, "seq": stream.head(conn, p.tenant_id)}
+
+    return json_response(await request.app[keys.DB].read(read))
+
+
+async def handle_get_conversation(request: web.Request) -> web.Response:
+    """GET /api/v1/conversations/{id}: one list item."""
+    p = request[keys.PRINCIPAL]
+    conv_id = conversations.parse_id(request.match_info["id"])
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        item = conversations.get_item(conn, p.tenant_id, conv_id)
+        return {**item, "seq": stream.head(conn, p.tenant_id)}
+
+    return json_response(await request.app[keys.DB].read(read))
+
+
+async def handle_send(request: web.Request) -> web.Response:
+    """POST /api/v1/conversations/{id}/messages: queued through the outbox."""
+    p = request[keys.PRINCIPAL]
+    conv_id = conversations.parse_id(request.match_info["id"])
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise Invalid("Idempotency-Key must be 1..200 characters", code="invalid_idempotency_key")
+    data = await read_json(request)
+    body = messages.check_body(data.get("body"))
+    message, created = await request.app[keys.INBOX].send_reply(
+        p.tenant_id, p.user_id, conv_id, body, key
+    )
+    resp = json_response(message, status=201)
+    if not created:
+        resp.headers["Idempotent-Replayed"] = "true"
+    return resp
+
+
+async def handle_read(request: web.Request) -> web.Response:
+    """POST /api/v1/conversations/{id}/read."""
+    p = request[keys.PRINCIPAL]
+    conv_id = conversations.parse_id(request.match_info["id"])
+    await request.app[keys.INBOX].mark_read(p.tenant_id, conv_id)
+    return web.Response(status=204)
+
+
+async def handle_stats(request: web.Request) -> web.Response:
+    """GET /api/v1/stats."""
+    p = request[keys.PRINCIPAL]
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        return {**stats.compute(conn, p.tenant_id), "seq": stream.head(conn, p.tenant_id)}
+
+    return json_response(await request.app[keys.DB].read(read))
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register this module's routes."""
+    r = app.router
+    r.add_get("/api/v1/conversations", handle_list_conversations, name="api_conversations")
+    r.add_get("/api/v1/conversations/{id}", handle_get_conversation, name="api_conversation")
+    r.add_get("/api/v1/conversations/{id}/messages", handle_list_messages, name="api_messages")
+    r.add_post("/api/v1/conversations/{id}/messages", handle_send, name="api_send")
+    r.add_post("/api/v1/conversations/{id}/read", handle_read, name="api_read")
+    r.add_get("/api/v1/stats", handle_stats, name="api_stats")

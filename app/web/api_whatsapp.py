@@ -1,0 +1,134 @@
+"""REST: the WhatsApp link (state, connect, logout), the sandbox inbound injector, and the
+sandbox pairing page the phone opens from the QR code."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sqlite3
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from app import keys
+from app.auth.middleware import public
+from app.errors import Conflict, Invalid
+from app.i18n import pick_lang
+from app.services import link, messages
+from app.web.api_auth import require_admin
+from app.web.bodies import json_response, read_json, string_field
+
+PHONE_RE = re.compile(r"^\d{5,20}$")
+
+
+def public_base(request: web.Request) -> str:
+    """The base URL a phone uses to reach this server (configured, else as the caller sees it)."""
+    configured = request.app[keys.CONFIG].public_url
+    return configured or f"{request.scheme}://{request.host}"
+
+
+def normalise_phone(raw: str) -> str:
+    """E.164 digits without '+', spaces or dashes."""
+    digits = re.sub(r"[\s+\-().]", "", raw)
+    if not PHONE_RE.match(digits):
+        raise Invalid("from must be a phone number (5 to 20 digits)", code="invalid_phone")
+    return digits
+
+
+async def handle_get(request: web.Request) -> web.Response:
+    """GET /api/v1/whatsapp."""
+    p = request[keys.PRINCIPAL]
+    state: dict[str, Any] = await request.app[keys.DB].read(lambda c: link.get_link(c, p.tenant_id))
+    provider = await request.app[keys.PROVIDERS].for_tenant(p.tenant_id)
+    qr = provider.current_qr(p.tenant_id) if state["state"] == "qr_pending" else None
+    state["qr"] = qr.public() if qr else None
+    return json_response(state)
+
+
+async def handle_connect(request: web.Request) -> web.Response:
+    """POST /api/v1/whatsapp/connect: progress arrives as events."""
+    p = request[keys.PRINCIPAL]
+    require_admin(p)
+    provider = await request.app[keys.PROVIDERS].for_tenant(p.tenant_id)
+    await provider.connect(p.tenant_id, public_base(request))
+    state = await request.app[keys.DB].read(lambda c: link.get_link(c, p.tenant_id))
+    return json_response(state, status=202)
+
+
+async def handle_logout(request: web.Request) -> web.Response:
+    """POST /api/v1/whatsapp/logout."""
+    p = request[keys.PRINCIPAL]
+    require_admin(p)
+    provider = await request.app[keys.PROVIDERS].for_tenant(p.tenant_id)
+    await provider.logout(p.tenant_id)
+    state = await request.app[keys.DB].read(lambda c: link.get_link(c, p.tenant_id))
+    return json_response(state, status=202)
+
+
+async def handle_sandbox_inbound(request: web.Request) -> web.Response:
+    """POST /api/v1/sandbox/inbound: the sandbox phone messages the caller's tenant."""
+    p = request[keys.PRINCIPAL]
+    tenant = await request.app[keys.TENANTS].get(p.tenant_id)
+    if tenant.provider != "sandbox":
+        raise Conflict("this tenant does not use the sandbox provider", code="not_sandbox")
+    data = await read_json(request)
+    phone = normalise_phone(string_field(data, "from", max_len=40))
+    body = string_field(data, "body", max_len=messages.MAX_BODY)
+    name = string_field(data, "name", required=False, max_len=100)
+    wa_id = data.get("id")
+    if wa_id is not None and (not isinstance(wa_id, str) or not 1 <= len(wa_id) <= 128):
+        raise Invalid("id must be a string of 1..128 characters", code="invalid_field", field="id")
+    result = await request.app[keys.SANDBOX].inject(
+        p.tenant_id, phone=phone, name=name.strip(), body=body, wa_id=wa_id
+    )
+    return json_response({"message_id": result.message_id,
+                          "conversation_id": result.conversation_id,
+                          "duplicate": result.duplicate}, status=202)
+
+
+def _tenant_name(conn: sqlite3.Connection, tenant_id: int) -> str:
+    row = conn.execute("SELECT name FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+    return row[0] if row else ""
+
+
+@public
+async def handle_pair_page(request: web.Request) -> web.Response:
+    """GET /sandbox/pair/{token}: what the phone shows after scanning the QR."""
+    sandbox = request.app[keys.SANDBOX]
+    token = request.match_info["token"]
+    tenant_id = sandbox.pairing_tenant(token)
+    lang = pick_lang(request)
+    if tenant_id is None:
+        return aiohttp_jinja2.render_template("pair.html", request, {"lang": lang, "state": "expired"},
+                                              status=410)
+    name = await request.app[keys.DB].read(lambda c: _tenant_name(c, tenant_id))
+    phone = "569" + "".join(secrets.choice("0123456789") for _ in range(8))
+    return aiohttp_jinja2.render_template(
+        "pair.html", request,
+        {"lang": lang, "state": "confirm", "tenant": name, "token": token, "phone": phone},
+    )
+
+
+@public
+async def handle_pair_confirm(request: web.Request) -> web.Response:
+    """POST /sandbox/pair/{token}: the phone confirms; the tenant is connected."""
+    form = await request.post()
+    raw_phone = form.get("phone")
+    phone = normalise_phone(raw_phone if isinstance(raw_phone, str) else "")
+    lang = pick_lang(request)
+    tenant_id = await request.app[keys.SANDBOX].confirm(request.match_info["token"], phone)
+    state = "done" if tenant_id is not None else "expired"
+    return aiohttp_jinja2.render_template("pair.html", request, {"lang": lang, "state": state},
+                                          status=200 if tenant_id is not None else 410)
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register this module's routes."""
+    r = app.router
+    r.add_get("/api/v1/whatsapp", handle_get, name="api_whatsapp")
+    r.add_post("/api/v1/whatsapp/connect", handle_connect, name="api_whatsapp_connect")
+    r.add_post("/api/v1/whatsapp/logout", handle_logout, name="api_whatsapp_logout")
+    r.add_post("/api/v1/sandbox/inbound", handle_sandbox_inbound, name="api_sandbox_inbound")
+    r.add_get("/sandbox/pair/{token}", handle_pair_page, name="pair_page")
+    r.add_post("/sandbox/pair/{token}", handle_pair_confirm, name="pair_confirm")

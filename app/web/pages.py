@@ -1,0 +1,99 @@
+"""HTML pages (Jinja2): login, logout, the dashboard."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from app import keys
+from app.auth import login as auth_login
+from app.auth.middleware import public
+from app.errors import RateLimited
+from app.i18n import LANG_COOKIE, LANGS, pick_lang, t
+from app.realtime import stream
+from app.services import link, stats
+from app.web.session import clear_session_cookie, set_session_cookie
+
+
+def _safe_next(raw: str | None) -> str:
+    """Only same-site paths: an open redirect after login would help phishing."""
+    if not raw or not raw.startswith("/") or raw.startswith("//") or urlsplit(raw).netloc:
+        return "/"
+    return raw
+
+
+@public
+async def handle_login_page(request: web.Request) -> web.Response:
+    """GET /login."""
+    lang = pick_lang(request)
+    resp = aiohttp_jinja2.render_template(
+        "login.html", request, {"lang": lang, "next": _safe_next(request.query.get("next")),
+                                "error": None, "email": ""},
+    )
+    if request.query.get("lang") in LANGS:
+        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", path="/")
+    return resp
+
+
+@public
+async def handle_login_submit(request: web.Request) -> web.Response:
+    """POST /login: the form; sets the session cookie and goes on."""
+    form = await request.post()
+    email = str(form.get("email", ""))[:254]
+    password = str(form.get("password", ""))[:256]
+    nxt = _safe_next(str(form.get("next", "/")))
+    lang = pick_lang(request)
+    try:
+        result = await auth_login.login(request.app, email, password, auth_login.client_ip(request))
+    except RateLimited as exc:
+        error = t("login.rate_limited", lang, seconds=exc.extra.get("retry_after", 60))
+        return aiohttp_jinja2.render_template(
+            "login.html", request, {"lang": lang, "next": nxt, "error": error, "email": email},
+            status=429,
+        )
+    except auth_login.InvalidCredentials:
+        return aiohttp_jinja2.render_template(
+            "login.html", request,
+            {"lang": lang, "next": nxt, "error": t("login.invalid_credentials", lang), "email": email},
+            status=401,
+        )
+    resp = web.HTTPSeeOther(nxt)
+    config = request.app[keys.CONFIG]
+    set_session_cookie(resp, result.token, config.token_ttl, config.secure_cookies)
+    raise resp
+
+
+async def handle_logout_submit(request: web.Request) -> web.Response:
+    """POST /logout: revoke this session and forget the cookie."""
+    await auth_login.logout(request.app, request[keys.PRINCIPAL])
+    resp = web.HTTPSeeOther("/login")
+    clear_session_cookie(resp)
+    raise resp
+
+
+async def handle_dashboard(request: web.Request) -> web.Response:
+    """GET /: the figures and the WhatsApp link, read at one stream position."""
+    p = request[keys.PRINCIPAL]
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        return {"stats": stats.compute(conn, p.tenant_id), "link": link.get_link(conn, p.tenant_id),
+                "seq": stream.head(conn, p.tenant_id),
+                "epoch": stream.read_state(conn, p.tenant_id).epoch}
+
+    ctx = await request.app[keys.DB].read(read)
+    return aiohttp_jinja2.render_template(
+        "dashboard.html", request, {**ctx, "lang": pick_lang(request), "user": p.user_object()}
+    )
+
+
+def setup_routes(app: web.Application) -> None:
+    """Register the pages."""
+    r = app.router
+    r.add_get("/login", handle_login_page, name="login")
+    r.add_post("/login", handle_login_submit, name="login_submit")
+    r.add_post("/logout", handle_logout_submit, name="logout")
+    r.add_get("/", handle_dashboard, name="dashboard")

@@ -1,0 +1,107 @@
+"""The provider interface and the normalised inbound / status / connection types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+# PROTOCOL §2 `GET /whatsapp` states.
+STATES = ("stopped", "starting", "qr_pending", "connected", "disconnected", "logged_out", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a customer sent, as every provider reports it."""
+
+    wa_id: str          # the provider's message id: the dedupe key
+    from_phone: str     # E.164 digits without '+', or a provider user id
+    name: str
+    type: str
+    body: str
+    timestamp: int      # unix ms, as the provider says
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    """What became of one inbound message."""
+
+    message_id: str
+    conversation_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A receipt for a message we sent."""
+
+    wa_id: str
+    status: str         # sent | delivered | read | failed
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QrCode:
+    """A pairing code currently on screen."""
+
+    value: str
+    svg: str
+    expires_at: int     # unix ms
+
+    def public(self) -> dict[str, object]:
+        """The `qr` object of the API and of `whatsapp_qr`."""
+        return {"value": self.value, "svg": self.svg, "expires_at": self.expires_at}
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A send the outbox asks for."""
+
+    outbox_id: int
+    message_id: int
+    to: str
+    body: str
+
+
+class ProviderError(Exception):
+    """A send or connect the provider refused; `code` is stable, `retryable` says what to do."""
+
+    def __init__(self, code: str, message: str = "", *, retryable: bool = False) -> None:
+        super().__init__(message or code)
+        self.code = code
+        self.retryable = retryable
+
+
+class ProviderSink(Protocol):
+    """What providers report to the domain (implemented in services/inbox.py)."""
+
+    async def inbound(self, tenant_id: int, msg: InboundMessage) -> Ingested:
+        """A customer's message arrived."""
+
+    async def status(self, tenant_id: int, update: StatusUpdate) -> None:
+        """A receipt for one of our messages arrived."""
+
+    async def link_state(
+        self, tenant_id: int, state: str, *, phone: str | None = None, reason: str | None = None
+    ) -> None:
+        """The WhatsApp link changed state."""
+
+    def qr(self, tenant_id: int, qr: QrCode) -> None:
+        """A new pairing code is on screen (ephemeral)."""
+
+
+class Provider(Protocol):
+    """One WhatsApp backend."""
+
+    name: str
+
+    async def connect(self, tenant_id: int, public_base: str) -> None:
+        """Start linking the tenant's number (202: progress comes as events)."""
+
+    async def logout(self, tenant_id: int) -> None:
+        """Unlink the tenant's number."""
+
+    async def send(self, tenant_id: int, msg: OutboundMessage) -> str:
+        """Send one message; return the provider's message id, or raise ProviderError."""
+
+    def current_qr(self, tenant_id: int) -> QrCode | None:
+        """The pairing code on screen now, if any."""

@@ -1,0 +1,167 @@
+#!/usr/bin/env python3
+"""Condorito command line: serve (default), create-tenant, create-user, backup."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sqlite3
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from aiohttp import web
+
+from app import create_app
+from app.auth.passwords import hash_password
+from app.config import Config, ConfigError, load_config, resolve_secret
+from app.db import Tx, apply_schema, backup, connect
+from app.errors import AppError
+from app.logs import setup_logging
+from app.services import tenants, users
+
+T = TypeVar("T")
+
+DEMO_CODE = "demo"
+DEMO_EMAIL = "admin@demo.local"
+
+
+def run_write(config: Config, fn: Callable[[Tx], T]) -> T:
+    """One write transaction from the CLI (safe beside a running server: WAL + busy timeout)."""
+    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    conn = connect(config.db_path)
+    try:
+        apply_schema(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(Tx(conn))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+    finally:
+        conn.close()
+
+
+def bootstrap(config: Config) -> tuple[str, str] | None:
+    """On an empty database: tenant `demo` and an admin with a random password, shown once."""
+    password = secrets.token_urlsafe(12)
+    password_hash = hash_password(password)
+
+    def fn(tx: Tx) -> bool:
+        if tenants.count_tenants(tx.conn):
+            return False
+        tenant = tenants.create_tenant(tx, DEMO_CODE, "Demo", "sandbox")
+        users.create_user(tx, tenant.id, DEMO_EMAIL, "Admin", "admin", password_hash)
+        return True
+
+    return (DEMO_EMAIL, password) if run_write(config, fn) else None
+
+
+def cmd_serve(config: Config) -> int:
+    """Serve until SIGINT/SIGTERM; aiohttp closes sockets (1001) and commits in-flight writes."""
+    config = resolve_secret(config)
+    created = bootstrap(config)
+    if created:
+        email, password = created
+        print("Condorito: first run. Tenant 'demo' created with an admin login (shown once):",
+              flush=True)
+        print(f"  e-mail:   {email}\n  password: {password}", flush=True)
+    print(f"Condorito listening on http://{config.host}:{config.port}", flush=True)
+    web.run_app(create_app(config), host=config.host, port=config.port, print=None,
+                access_log=None, shutdown_timeout=10)
+    return 0
+
+
+def cmd_create_tenant(config: Config, code: str, name: str, provider: str) -> int:
+    """Add a tenant."""
+    tenant = run_write(config, lambda tx: tenants.create_tenant(tx, code, name, provider))
+    print(f"tenant {tenant.code} created (id {tenant.id}, provider {tenant.provider})")
+    return 0
+
+
+def cmd_create_user(config: Config, code: str, email: str, role: str, name: str | None) -> int:
+    """Add a user; the password comes from stdin (never from argv, which `ps` shows)."""
+    password = users.check_password(sys.stdin.readline().rstrip("\r\n"))
+    users.check_email(email)
+    users.check_role(role)
+    password_hash = hash_password(password)
+
+    def fn(tx: Tx) -> users.User:
+        tenant = tenants.get_tenant_by_code(tx.conn, code)
+        if tenant is None:
+            raise AppError(f"no tenant {code!r}", code="unknown_tenant")
+        return users.create_user(tx, tenant.id, email, name or "", role, password_hash)
+
+    user = run_write(config, fn)
+    print(f"user {user.email} created in {code} (id {user.id}, role {user.role})")
+    return 0
+
+
+def cmd_backup(config: Config, target: str) -> int:
+    """A consistent copy of the live database."""
+    if not config.db_path.exists():
+        raise AppError(f"no database at {config.db_path}", code="no_database")
+    out = Path(target)
+    if out.exists():
+        raise AppError(f"{out} already exists", code="target_exists")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    backup(config.db_path, out)
+    print(f"backup written to {out}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="run.py", description="Condorito WhatsApp CRM")
+    p.add_argument("--db", help="SQLite file (env CONDORITO_DB; default ./data/condorito.db)")
+    p.add_argument("--host", help="address to bind (env CONDORITO_HOST; default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (env CONDORITO_PORT; default 8080)")
+    sub = p.add_subparsers(dest="command")
+    sub.add_parser("serve", help="run the server (default)")
+    ct = sub.add_parser("create-tenant", help="add a tenant")
+    ct.add_argument("code")
+    ct.add_argument("--name", required=True)
+    ct.add_argument("--provider", choices=tenants.PROVIDERS, default="sandbox")
+    cu = sub.add_parser("create-user", help="add a user to a tenant")
+    cu.add_argument("code")
+    cu.add_argument("email")
+    cu.add_argument("--password-stdin", action="store_true", required=True)
+    cu.add_argument("--role", choices=users.ROLES, default="agent")
+    cu.add_argument("--name")
+    bk = sub.add_parser("backup", help="consistent online copy of the database")
+    bk.add_argument("path")
+    for sp in (ct, cu, bk):
+        sp.add_argument("--db", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 0 on success, 1 with a one-line error otherwise."""
+    args = parser().parse_args(argv)
+    try:
+        config = load_config(db=args.db, host=args.host, port=args.port)
+        setup_logging(config.log_level)
+        if args.command in (None, "serve"):
+            return cmd_serve(config)
+        if args.command == "create-tenant":
+            return cmd_create_tenant(config, args.code, args.name, args.provider)
+        if args.command == "create-user":
+            return cmd_create_user(config, args.code, args.email, args.role, args.name)
+        if args.command == "backup":
+            return cmd_backup(config, args.path)
+    except (AppError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        print(f"error: database: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    asyncio.set_event_loop_policy(None)
+    sys.exit(main())
