@@ -117,6 +117,19 @@ CREATE TABLE IF NOT EXISTS whatsapp_sessions (
   reason      TEXT
 ) STRICT;
 
+-- Provider settings of a tenant (Cloud API credentials). Secrets never leave through the API.
+CREATE TABLE IF NOT EXISTS whatsapp_configs (
+  tenant_id        INTEGER PRIMARY KEY REFERENCES tenants(id),
+  phone_number_id  TEXT,
+  access_token     TEXT,
+  app_secret       TEXT,
+  verify_token     TEXT,
+  api_base         TEXT,
+  updated_at       INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX IF NOT EXISTS whatsapp_configs_phone ON whatsapp_configs(phone_number_id)
+  WHERE phone_number_id IS NOT NULL;
+
 -- The realtime stream (see docs: PROTOCOL.md §4). One row per tenant.
 CREATE TABLE IF NOT EXISTS rt_stream (
   tenant_id       INTEGER PRIMARY KEY REFERENCES tenants(id),

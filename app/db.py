@@ -17,8 +17,9 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +47,20 @@ class Tx:
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """Run one statement on the write connection."""
         return self.conn.execute(sql, params)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A nested atomic step: on error its rows and events are undone, the rest stays."""
+        self.conn.execute("SAVEPOINT step")
+        mark = len(self.events)
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO step")
+            self.conn.execute("RELEASE step")
+            del self.events[mark:]
+            raise
+        self.conn.execute("RELEASE step")
 
 
 Publisher = Callable[[list[Any]], None]

@@ -16,6 +16,7 @@ from app.services.inbox import Inbox
 from app.services.outbox import OutboxWorker
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
+from app.whatsapp.cloud import CloudProvider
 from app.whatsapp.registry import ProviderRegistry
 from app.whatsapp.sandbox import SandboxProvider
 
@@ -31,6 +32,7 @@ INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 PROVIDERS = web.AppKey("providers", ProviderRegistry)
 SANDBOX = web.AppKey("sandbox", SandboxProvider)
+CLOUD = web.AppKey("cloud", CloudProvider)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 
 PRINCIPAL = web.RequestKey("principal", Principal)

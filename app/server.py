@@ -7,6 +7,7 @@ import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
@@ -22,14 +23,15 @@ from app.i18n import t
 from app.realtime import const, longpoll, ws
 from app.realtime.connection import Connection
 from app.realtime.hub import Hub
-from app.services import link
+from app.services import link, whatsapp_config
 from app.services.inbox import Inbox
 from app.services.outbox import OutboxWorker
 from app.services.retention import Retention
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
-from app.web import api_auth, api_inbox, api_whatsapp, pages
+from app.web import api_auth, api_inbox, api_whatsapp, pages, webhooks
 from app.web.errors import error_middleware
+from app.whatsapp.cloud import CloudProvider
 from app.whatsapp.registry import ProviderRegistry
 from app.whatsapp.sandbox import SandboxProvider
 
@@ -62,6 +64,7 @@ def _routes(app: web.Application) -> None:
     api_inbox.setup_routes(app)
     api_whatsapp.setup_routes(app)
     longpoll.setup_routes(app)
+    webhooks.setup_routes(app)
     pages.setup_routes(app)
     app.router.add_static("/static/", ROOT / "static", name="static")
 
@@ -90,6 +93,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     providers = app[keys.PROVIDERS] = ProviderRegistry(tenants)
     sandbox = app[keys.SANDBOX] = SandboxProvider(inbox)
     providers.add(sandbox)
+    http = aiohttp.ClientSession()
+    cloud = app[keys.CLOUD] = CloudProvider(
+        lambda tid: db.read(lambda c: whatsapp_config.get_cloud(c, tid)), http, inbox
+    )
+    providers.add(cloud)
     outbox = app[keys.OUTBOX] = OutboxWorker(db, providers)
     inbox.on_queued = outbox.wake
 
@@ -107,6 +115,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await retention.stop()
         await outbox.stop()
         await sandbox.close()
+        await http.close()
         await stats.close()
         await hub.drain_closing()
         await db.close()

@@ -52,6 +52,38 @@ class Inbox:
                                               "duplicate": result.duplicate}})
         return result
 
+    async def ingest_batch(
+        self, tenant_id: int, inbound: list[InboundMessage], statuses: list[StatusUpdate]
+    ) -> tuple[int, int]:
+        """A provider delivery of many items, committed in one write; one bad item skips alone.
+
+        Returns (new messages, items that failed).
+        """
+        ref = await self._ref(tenant_id)
+
+        def write(tx: Tx) -> tuple[int, int]:
+            new = failed = 0
+            for msg in inbound:
+                try:
+                    with tx.savepoint():
+                        new += not messages.ingest_inbound(tx, ref, msg).duplicate
+                except Exception:
+                    failed += 1
+                    log.exception("inbound item failed", extra={"fields": {"tenant": tenant_id}})
+            for update in statuses:
+                try:
+                    with tx.savepoint():
+                        messages.set_status_by_wa_id(tx, tenant_id, update.wa_id, update.status,
+                                                     update.error)
+                except Exception:
+                    failed += 1
+                    log.exception("status item failed", extra={"fields": {"tenant": tenant_id}})
+            if new:
+                self._touch_stats(tx, tenant_id)
+            return new, failed
+
+        return await self._db.write(write)
+
     async def status(self, tenant_id: int, update: StatusUpdate) -> None:
         """Apply a receipt (forward-only)."""
         await self._db.write(

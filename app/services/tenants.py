@@ -79,6 +79,7 @@ class Directory:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[int, Tenant] = {}
+        self._codes: dict[str, int] = {}  # codes never change
 
     async def get(self, tenant_id: int) -> Tenant:
         """The tenant, or LookupError."""
@@ -91,8 +92,15 @@ class Directory:
         return tenant
 
     async def by_code(self, code: str) -> Tenant | None:
-        """A tenant by client code (not cached: used by webhooks, which verify it anyway)."""
-        return await self._db.read(lambda conn: get_tenant_by_code(conn, code))
+        """A tenant by client code (webhooks route by it)."""
+        tenant_id = self._codes.get(code)
+        if tenant_id is not None:
+            return await self.get(tenant_id)
+        tenant = await self._db.read(lambda conn: get_tenant_by_code(conn, code))
+        if tenant is not None:
+            self._cache[tenant.id] = tenant
+            self._codes[code] = tenant.id
+        return tenant
 
     def forget(self, tenant_id: int) -> None:
         """Drop a cached tenant after it changed."""

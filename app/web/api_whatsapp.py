@@ -15,7 +15,7 @@ from app import keys
 from app.auth.middleware import public
 from app.errors import Conflict, Invalid
 from app.i18n import pick_lang
-from app.services import link, messages
+from app.services import link, messages, whatsapp_config
 from app.web.api_auth import require_admin
 from app.web.bodies import json_response, read_json, string_field
 
@@ -87,6 +87,27 @@ async def handle_sandbox_inbound(request: web.Request) -> web.Response:
                           "duplicate": result.duplicate}, status=202)
 
 
+async def handle_get_config(request: web.Request) -> web.Response:
+    """GET /api/v1/whatsapp/config (admin): secrets masked, plus the webhook URL for Meta."""
+    p = request[keys.PRINCIPAL]
+    require_admin(p)
+    tenant = await request.app[keys.TENANTS].get(p.tenant_id)
+    cloud = await request.app[keys.DB].read(lambda c: whatsapp_config.get_cloud(c, p.tenant_id))
+    url = f"{public_base(request)}/webhooks/whatsapp/{tenant.code}"
+    return json_response(whatsapp_config.public_config(tenant.provider, cloud, url))
+
+
+async def handle_put_config(request: web.Request) -> web.Response:
+    """PUT /api/v1/whatsapp/config (admin): choose the provider; Cloud API credentials."""
+    p = request[keys.PRINCIPAL]
+    require_admin(p)
+    data = await read_json(request)
+    await request.app[keys.DB].write(lambda tx: whatsapp_config.save(tx, p.tenant_id, data))
+    request.app[keys.TENANTS].forget(p.tenant_id)
+    request.app[keys.CLOUD].forget(p.tenant_id)
+    return await handle_get_config(request)
+
+
 def _tenant_name(conn: sqlite3.Connection, tenant_id: int) -> str:
     row = conn.execute("SELECT name FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
     return row[0] if row else ""
@@ -129,6 +150,8 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/api/v1/whatsapp", handle_get, name="api_whatsapp")
     r.add_post("/api/v1/whatsapp/connect", handle_connect, name="api_whatsapp_connect")
     r.add_post("/api/v1/whatsapp/logout", handle_logout, name="api_whatsapp_logout")
+    r.add_get("/api/v1/whatsapp/config", handle_get_config, name="api_whatsapp_config")
+    r.add_put("/api/v1/whatsapp/config", handle_put_config, name="api_whatsapp_config_put")
     r.add_post("/api/v1/sandbox/inbound", handle_sandbox_inbound, name="api_sandbox_inbound")
     r.add_get("/sandbox/pair/{token}", handle_pair_page, name="pair_page")
     r.add_post("/sandbox/pair/{token}", handle_pair_confirm, name="pair_confirm")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from app.errors import AppError
+
 # PROTOCOL §2 `GET /whatsapp` states.
 STATES = ("stopped", "starting", "qr_pending", "connected", "disconnected", "logged_out", "failed")
 
@@ -62,12 +64,13 @@ class OutboundMessage:
     body: str
 
 
-class ProviderError(Exception):
+class ProviderError(AppError):
     """A send or connect the provider refused; `code` is stable, `retryable` says what to do."""
 
+    status = 409
+
     def __init__(self, code: str, message: str = "", *, retryable: bool = False) -> None:
-        super().__init__(message or code)
-        self.code = code
+        super().__init__(message or code, code=code)
         self.retryable = retryable
 
 

@@ -1,0 +1,108 @@
+"""Which provider a tenant uses and its Cloud API settings (secrets stay in the database)."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from app.db import Tx
+from app.errors import Conflict, Invalid
+from app.realtime.stream import now_ms
+
+DEFAULT_API_BASE = "https://graph.facebook.com/v23.0"
+CLOUD_FIELDS = ("phone_number_id", "access_token", "app_secret", "verify_token", "api_base")
+SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
+AVAILABLE = ("sandbox", "cloud")  # `web` (QR gateway) arrives with its own issue
+
+
+@dataclass(frozen=True, slots=True)
+class CloudSettings:
+    """Cloud API credentials of one tenant."""
+
+    phone_number_id: str
+    access_token: str
+    app_secret: str
+    verify_token: str
+    api_base: str
+
+    @property
+    def complete(self) -> bool:
+        """True when sends and webhooks can work."""
+        return bool(self.phone_number_id and self.access_token and self.app_secret)
+
+
+def get_cloud(conn: sqlite3.Connection, tenant_id: int) -> CloudSettings | None:
+    """The stored Cloud API settings of a tenant."""
+    row = conn.execute(
+        "SELECT phone_number_id, access_token, app_secret, verify_token, api_base"
+        " FROM whatsapp_configs WHERE tenant_id = ?",
+        (tenant_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    return CloudSettings(row[0] or "", row[1] or "", row[2] or "", row[3] or "",
+                         row[4] or DEFAULT_API_BASE)
+
+
+def _mask(value: str) -> str | None:
+    if not value:
+        return None
+    return "•" * 8 + value[-4:] if len(value) > 8 else "•" * 8
+
+
+def public_config(provider: str, cloud: CloudSettings | None, webhook_url: str) -> dict[str, Any]:
+    """The config as the API shows it: secrets masked."""
+    out: dict[str, Any] = {"provider": provider, "webhook_url": webhook_url}
+    if cloud is not None:
+        out["phone_number_id"] = cloud.phone_number_id or None
+        out["api_base"] = cloud.api_base
+        for name in SECRET_FIELDS:
+            out[name] = _mask(getattr(cloud, name))
+    return out
+
+
+def _check_cloud(data: dict[str, Any], current: CloudSettings | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for name in CLOUD_FIELDS:
+        raw = data.get(name)
+        if raw is None:
+            values[name] = getattr(current, name) if current else ""
+            continue
+        if not isinstance(raw, str) or len(raw) > 1024:
+            raise Invalid(f"{name} must be a string", code="invalid_field", field=name)
+        values[name] = raw.strip()
+    if not values["api_base"]:
+        values["api_base"] = DEFAULT_API_BASE
+    parts = urlsplit(values["api_base"])
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Invalid("api_base must be an http(s) URL", code="invalid_field", field="api_base")
+    if values["phone_number_id"] and not values["phone_number_id"].isdigit():
+        raise Invalid("phone_number_id must be digits", code="invalid_field", field="phone_number_id")
+    return values
+
+
+def save(tx: Tx, tenant_id: int, data: dict[str, Any]) -> str:
+    """Store the provider choice and Cloud settings; returns the provider."""
+    provider = data.get("provider")
+    if provider not in AVAILABLE:
+        raise Invalid(f"provider must be one of {', '.join(AVAILABLE)}", code="invalid_provider")
+    if provider == "cloud":
+        values = _check_cloud(data, get_cloud(tx.conn, tenant_id))
+        try:
+            tx.execute(
+                "INSERT INTO whatsapp_configs (tenant_id, phone_number_id, access_token, app_secret,"
+                " verify_token, api_base, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (tenant_id) DO UPDATE SET phone_number_id = excluded.phone_number_id,"
+                " access_token = excluded.access_token, app_secret = excluded.app_secret,"
+                " verify_token = excluded.verify_token, api_base = excluded.api_base,"
+                " updated_at = excluded.updated_at",
+                (tenant_id, values["phone_number_id"] or None, values["access_token"],
+                 values["app_secret"], values["verify_token"], values["api_base"], now_ms()),
+            )
+        except sqlite3.IntegrityError:
+            raise Conflict("that phone_number_id belongs to another tenant",
+                           code="phone_number_taken") from None
+    tx.execute("UPDATE tenants SET provider = ? WHERE id = ?", (provider, tenant_id))
+    return str(provider)

@@ -1,0 +1,187 @@
+"""Meta WhatsApp Cloud API: webhook signature and parsing, and the send call.
+
+Webhooks are verified on the raw bytes (HMAC-SHA256 with the app secret) before any parsing.
+Sends carry `biz_opaque_callback_data = outbox:<id>` so receipts can be tied back to our row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import orjson
+
+from app.realtime.stream import now_ms
+from app.services.whatsapp_config import CloudSettings
+from app.whatsapp.base import (
+    InboundMessage,
+    OutboundMessage,
+    ProviderError,
+    ProviderSink,
+    QrCode,
+    StatusUpdate,
+)
+
+log = logging.getLogger("condorito.cloud")
+
+SEND_TIMEOUT = 15.0
+# Meta error codes that mean "try again later" (throttling, transient); others are final.
+RETRYABLE = {4, 80007, 130429, 131000, 131016, 131056, 133004}
+# A voice note's first play counts as read; our statuses have no `played`.
+_STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read",
+             "failed": "failed"}
+_CAPTIONED = ("image", "video", "document", "audio", "sticker")
+
+
+def sign(app_secret: str, body: bytes) -> str:
+    """The X-Hub-Signature-256 header value for a body."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_ok(app_secret: str, body: bytes, header: str | None) -> bool:
+    """Constant-time check of the signature header over the raw body."""
+    if not app_secret or not header or not header.startswith("sha256="):
+        return False
+    return hmac.compare_digest(sign(app_secret, body), header)
+
+
+@dataclass(slots=True)
+class WebhookBatch:
+    """What one webhook POST carries for our phone number."""
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+    skipped: int = 0
+
+
+def _text_of(item: dict[str, Any]) -> str:
+    kind = item.get("type", "")
+    if kind == "text":
+        return str((item.get("text") or {}).get("body", ""))
+    if kind in _CAPTIONED:
+        media = item.get(kind) or {}
+        return str(media.get("caption") or media.get("filename") or "")
+    if kind == "location":
+        loc = item.get("location") or {}
+        return str(loc.get("name") or f"{loc.get('latitude')},{loc.get('longitude')}")
+    if kind == "interactive":
+        inter = item.get("interactive") or {}
+        reply = inter.get("button_reply") or inter.get("list_reply") or {}
+        return str(reply.get("title", ""))
+    if kind == "button":
+        return str((item.get("button") or {}).get("text", ""))
+    if kind == "reaction":
+        return str((item.get("reaction") or {}).get("emoji", ""))
+    return ""
+
+
+def parse_webhook(payload: Any, phone_number_id: str) -> WebhookBatch:
+    """Normalise every entry/change/item addressed to our number; skip (and count) the rest."""
+    batch = WebhookBatch()
+    if not isinstance(payload, dict):
+        batch.skipped += 1
+        return batch
+    for entry in payload.get("entry") or []:
+        for change in (entry or {}).get("changes") or []:
+            value = (change or {}).get("value") or {}
+            if (change or {}).get("field") != "messages" or not isinstance(value, dict):
+                batch.skipped += 1
+                continue
+            if str((value.get("metadata") or {}).get("phone_number_id", "")) != phone_number_id:
+                batch.skipped += 1  # routed by the URL, checked against the body: never cross over
+                continue
+            names = {c.get("wa_id"): (c.get("profile") or {}).get("name", "")
+                     for c in value.get("contacts") or [] if isinstance(c, dict)}
+            for item in value.get("messages") or []:
+                try:
+                    sender = str(item.get("from") or item.get("from_user_id") or "")
+                    if not sender:
+                        raise ValueError("message without a sender")
+                    batch.messages.append(InboundMessage(
+                        wa_id=str(item["id"]), from_phone=sender, name=str(names.get(sender) or ""),
+                        type=str(item.get("type", "text")), body=_text_of(item),
+                        timestamp=int(item.get("timestamp", 0)) * 1000 or now_ms(),
+                    ))
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    batch.skipped += 1  # one malformed item must not sink the rest
+            for item in value.get("statuses") or []:
+                try:
+                    status = _STATUSES.get(str(item["status"]))
+                    if status is None:
+                        raise ValueError("unknown status")
+                    errors = item.get("errors") or []
+                    code = str(errors[0].get("code")) if errors else None
+                    batch.statuses.append(StatusUpdate(str(item["id"]), status,
+                                                       f"wa_{code}" if code else None))
+                except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+                    batch.skipped += 1
+    return batch
+
+
+class CloudProvider:
+    """Sends through the Graph API; inbound arrives by webhook (app/web/webhooks.py)."""
+
+    name = "cloud"
+
+    def __init__(self, load: Callable[[int], Awaitable[CloudSettings | None]],
+                 session: aiohttp.ClientSession, sink: ProviderSink) -> None:
+        self._load = load
+        self._session = session
+        self._sink = sink
+        self._cache: dict[int, CloudSettings | None] = {}
+
+    async def settings(self, tenant_id: int) -> CloudSettings | None:
+        """A tenant's Cloud API settings (cached; `forget` after a change)."""
+        if tenant_id not in self._cache:
+            self._cache[tenant_id] = await self._load(tenant_id)
+        return self._cache[tenant_id]
+
+    def forget(self, tenant_id: int) -> None:
+        """Settings changed."""
+        self._cache.pop(tenant_id, None)
+
+    async def connect(self, tenant_id: int, public_base: str) -> None:
+        """Nothing to pair: the Cloud API is configured, not scanned."""
+        settings = await self.settings(tenant_id)
+        if settings is None or not settings.complete:
+            raise ProviderError("cloud_not_configured", "set phone_number_id, access_token, app_secret")
+        await self._sink.link_state(tenant_id, "connected", phone=settings.phone_number_id)
+
+    async def logout(self, tenant_id: int) -> None:
+        """Stop using the number here (nothing to unlink on Meta's side)."""
+        await self._sink.link_state(tenant_id, "logged_out", reason="logout")
+
+    def current_qr(self, tenant_id: int) -> QrCode | None:
+        """The Cloud API has no QR."""
+        return None
+
+    async def send(self, tenant_id: int, msg: OutboundMessage) -> str:
+        """POST /{phone_number_id}/messages; return the wamid."""
+        settings = await self.settings(tenant_id)
+        if settings is None or not settings.complete:
+            raise ProviderError("cloud_not_configured")
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": msg.to,
+                "type": "text", "text": {"body": msg.body, "preview_url": False},
+                "biz_opaque_callback_data": f"outbox:{msg.outbox_id}"}
+        url = f"{settings.api_base.rstrip('/')}/{settings.phone_number_id}/messages"
+        try:
+            async with self._session.post(
+                url, data=orjson.dumps(body),
+                headers={"Authorization": f"Bearer {settings.access_token}",
+                         "Content-Type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT),
+            ) as resp:
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ProviderError("provider_unreachable", str(exc), retryable=True) from None
+        if resp.status >= 400 or not isinstance(data, dict) or "messages" not in data:
+            err = (data or {}).get("error") or {} if isinstance(data, dict) else {}
+            code = err.get("code")
+            raise ProviderError(f"wa_{code}" if code else f"http_{resp.status}",
+                                str(err.get("message", ""))[:200], retryable=code in RETRYABLE)
+        return str(data["messages"][0]["id"])
