@@ -108,6 +108,17 @@ CREATE TABLE IF NOT EXISTS outbox (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, id) WHERE state IN ('queued', 'sending');
 
+-- Receipts that arrived before we stored the provider id of their message (a race with the
+-- send call, or sends from another device); applied when the id shows up, dropped after a day.
+CREATE TABLE IF NOT EXISTS orphan_statuses (
+  tenant_id   INTEGER NOT NULL,
+  wa_id       TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  error       TEXT,
+  created_at  INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, wa_id, status)
+) STRICT, WITHOUT ROWID;
+
 -- The WhatsApp link of each tenant, as last known.
 CREATE TABLE IF NOT EXISTS whatsapp_sessions (
   tenant_id   INTEGER PRIMARY KEY REFERENCES tenants(id),

@@ -162,11 +162,39 @@ def set_status(
 def set_status_by_wa_id(
     tx: Tx, tenant_id: int, wa_id: str, status: str, error: str | None = None
 ) -> bool:
-    """A provider receipt, matched by the provider's message id within the tenant."""
+    """A provider receipt, matched by the provider's message id within the tenant.
+
+    A receipt for an id we do not know yet is parked and applied by `adopt_orphans`.
+    """
+    if status not in STATUS_RANK:
+        raise Invalid(f"unknown status {status!r}", code="invalid_status")
     row = tx.execute(
         "SELECT id FROM messages WHERE tenant_id = ? AND wa_id = ?", (tenant_id, wa_id)
     ).fetchone()
-    return row is not None and set_status(tx, tenant_id, row[0], status, error)
+    if row is None:
+        tx.execute(
+            "INSERT OR IGNORE INTO orphan_statuses (tenant_id, wa_id, status, error, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (tenant_id, wa_id, status, error, stream.now_ms()),
+        )
+        return False
+    return set_status(tx, tenant_id, row[0], status, error)
+
+
+def adopt_orphans(tx: Tx, tenant_id: int, message_id: int, wa_id: str) -> None:
+    """Apply receipts that arrived before the message's provider id was stored."""
+    rows = tx.execute(
+        "DELETE FROM orphan_statuses WHERE tenant_id = ? AND wa_id = ? RETURNING status, error",
+        (tenant_id, wa_id),
+    ).fetchall()
+    for status, error in sorted(rows, key=lambda r: STATUS_RANK.get(r[0], -1)):
+        set_status(tx, tenant_id, message_id, status, error)
+
+
+def prune_orphans(tx: Tx, max_age_ms: int) -> int:
+    """Forget receipts that never found their message."""
+    return tx.execute("DELETE FROM orphan_statuses WHERE created_at < ?",
+                      (stream.now_ms() - max_age_ms,)).rowcount
 
 
 def mark_read(tx: Tx, tenant: TenantRef, conversation_id: int) -> bool:

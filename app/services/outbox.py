@@ -49,6 +49,7 @@ def accepted(tx: Tx, tenant_id: int, msg: OutboundMessage, wa_id: str) -> None:
                (stream.now_ms(), msg.outbox_id, tenant_id))
     tx.execute("UPDATE messages SET wa_id = ? WHERE id = ? AND tenant_id = ?",
                (wa_id, msg.message_id, tenant_id))
+    messages.adopt_orphans(tx, tenant_id, msg.message_id, wa_id)
 
 
 def failed(tx: Tx, tenant_id: int, msg: OutboundMessage, code: str) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from app.db import Database
+from app.db import Database, Tx
 from app.realtime import stream
+from app.services import messages
 
 log = logging.getLogger("condorito.retention")
+
+ORPHAN_MAX_AGE_MS = 24 * 3600 * 1000  # a receipt whose message never appeared in a day never will
 
 
 class Retention:
@@ -33,9 +36,11 @@ class Retention:
 
     async def prune_now(self) -> int:
         """One pass; returns the number of events removed."""
-        return await self._db.write(
-            lambda tx: stream.prune(tx, max_age_ms=self.max_age_ms, keep_events=self.keep_events)
-        )
+        def prune(tx: Tx) -> int:
+            messages.prune_orphans(tx, ORPHAN_MAX_AGE_MS)
+            return stream.prune(tx, max_age_ms=self.max_age_ms, keep_events=self.keep_events)
+
+        return await self._db.write(prune)
 
     async def _run(self) -> None:
         while True:

@@ -1,0 +1,187 @@
+"""Cloud API webhooks: handshake, signature on raw bytes, durable ingest, isolation, sends."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from app.whatsapp.cloud import parse_webhook, sign
+from tests.conftest import Actor, make_actor, next_event, next_frame
+
+SECRET = "meta-app-secret-for-tests"
+
+
+def payload(phone_number_id: str, *items: dict[str, Any], statuses: list[Any] | None = None) -> bytes:
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550000000", "phone_number_id": phone_number_id},
+        "contacts": [{"profile": {"name": "Sheena Ñandú"}, "wa_id": "16505551234"}],
+        "messages": list(items),
+    }
+    if statuses:
+        value["statuses"] = statuses
+    return orjson.dumps({"object": "whatsapp_business_account",
+                         "entry": [{"id": "WABA", "changes": [{"field": "messages", "value": value}]}]})
+
+
+def text(wamid: str, body: str, sender: str = "16505551234") -> dict[str, Any]:
+    return {"from": sender, "id": wamid, "timestamp": "1750857384", "type": "text", "text": {"body": body}}
+
+
+async def make_cloud(actor: Actor, phone_number_id: str, api_base: str | None = None) -> None:
+    config = {"provider": "cloud", "phone_number_id": phone_number_id, "access_token": "tok-" + actor.code,
+              "app_secret": SECRET + actor.code, "verify_token": "verify-" + actor.code}
+    if api_base:
+        config["api_base"] = api_base
+    resp = await actor.client.put("/api/v1/whatsapp/config", json=config, headers=actor.headers)
+    assert resp.status == 200, await resp.text()
+    shown = await resp.json()
+    assert shown["provider"] == "cloud"
+    assert SECRET not in orjson.dumps(shown).decode()  # secrets are masked
+    assert shown["webhook_url"].endswith(f"/webhooks/whatsapp/{actor.code}")
+
+
+async def post_hook(actor: Actor, body: bytes, secret: str | None = None, code: str | None = None) -> Any:
+    signature = sign(secret if secret is not None else SECRET + actor.code, body)
+    return await actor.client.post(f"/webhooks/whatsapp/{code or actor.code}", data=body,
+                                   headers={"X-Hub-Signature-256": signature,
+                                            "Content-Type": "application/json"})
+
+
+def test_signature_matches_github_test_vector() -> None:
+    # Same scheme as Meta's; the vector is from GitHub's webhook docs.
+    assert sign("It's a Secret to Everybody", b"Hello, World!") == (
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    )
+
+
+def test_parse_skips_malformed_items_and_foreign_numbers() -> None:
+    body = orjson.loads(payload("111", text("w1", "ok"), {"id": "w2", "type": "text"}, {"from": "1"}))
+    batch = parse_webhook(body, "111")
+    assert [m.wa_id for m in batch.messages] == ["w1"]
+    assert batch.skipped == 2
+    assert parse_webhook(body, "222").messages == []
+
+
+async def test_verify_handshake(alice: Actor) -> None:
+    await make_cloud(alice, "1001")
+    ok = await alice.client.get("/webhooks/whatsapp/acme", params={
+        "hub.mode": "subscribe", "hub.challenge": "12345", "hub.verify_token": "verify-acme"})
+    assert ok.status == 200 and await ok.text() == "12345"
+    bad = await alice.client.get("/webhooks/whatsapp/acme", params={
+        "hub.mode": "subscribe", "hub.challenge": "12345", "hub.verify_token": "nope"})
+    assert bad.status == 403
+    assert (await bad.json())["error"]["code"] == "verification_failed"
+
+
+async def test_signed_webhook_is_committed_and_announced_once(alice: Actor) -> None:
+    await make_cloud(alice, "1001")
+    ws, _ = await alice.ws()
+    body = payload("1001", text("wamid.A1", "¿Tienen la canción en vinilo? 🎵"))
+    resp = await post_hook(alice, body)
+    assert resp.status == 200 and (await resp.json())["new"] == 1
+    event = await next_event(ws, "new_message")
+    assert event["data"]["message"]["body"] == "¿Tienen la canción en vinilo? 🎵"
+    assert event["data"]["conversation"]["contact"]["name"] == "Sheena Ñandú"
+    # Meta retries: the same delivery again creates nothing.
+    again = await post_hook(alice, body)
+    assert again.status == 200 and (await again.json())["new"] == 0
+    await ws.send_json({"type": "call", "id": 1, "method": "presence"})
+    while (frame := await next_frame(ws))["type"] != "result":
+        assert frame.get("event") != "new_message", frame
+    found = await (await alice.get("/api/v1/conversations", params={"q": "cancion"})).json()
+    assert len(found["items"]) == 1
+
+
+async def test_bad_signature_is_refused_and_stores_nothing(alice: Actor) -> None:
+    await make_cloud(alice, "1001")
+    body = payload("1001", text("wamid.B1", "hola"))
+    resp = await post_hook(alice, body, secret="wrong")
+    assert resp.status == 401 and (await resp.json())["error"]["code"] == "invalid_signature"
+    # A signature over re-serialized JSON (different bytes) is also refused.
+    tampered = body.replace(b"hola", b"HOLA")
+    resp = await alice.client.post("/webhooks/whatsapp/acme", data=tampered,
+                                   headers={"X-Hub-Signature-256": sign(SECRET + "acme", body)})
+    assert resp.status == 401
+    listed = await (await alice.get("/api/v1/conversations")).json()
+    assert listed["items"] == []
+
+
+async def test_webhooks_never_cross_tenants(alice: Actor, bob: Actor) -> None:
+    await make_cloud(alice, "1001")
+    await make_cloud(bob, "2002")
+    # A's number delivered to B's URL (signed with B's secret) is skipped, not stored in B.
+    resp = await post_hook(bob, payload("1001", text("wamid.X", "para A")))
+    assert resp.status == 200 and (await resp.json())["new"] == 0
+    # A's secret does not open B's URL.
+    resp = await post_hook(bob, payload("2002", text("wamid.Y", "x")), secret=SECRET + "acme")
+    assert resp.status == 401
+    assert (await (await bob.get("/api/v1/conversations")).json())["items"] == []
+    # A sandbox tenant has no webhook.
+    carol = await make_actor(alice.client, "initech")
+    resp = await post_hook(carol, payload("3003", text("wamid.Z", "x")))
+    assert resp.status == 404
+    # Claiming another tenant's phone_number_id is refused.
+    resp = await carol.client.put("/api/v1/whatsapp/config", headers=carol.headers,
+                                  json={"provider": "cloud", "phone_number_id": "1001",
+                                        "access_token": "t", "app_secret": "s"})
+    assert resp.status == 409
+
+
+async def test_cloud_send_and_receipts(alice: Actor) -> None:
+    graph_calls: list[dict[str, Any]] = []
+    got_call = asyncio.Event()
+
+    async def graph(request: web.Request) -> web.Response:
+        assert request.headers["Authorization"] == "Bearer tok-acme"
+        graph_calls.append(await request.json())
+        got_call.set()
+        return web.json_response({"messaging_product": "whatsapp",
+                                  "messages": [{"id": "wamid.OUT1"}]})
+
+    graph_app = web.Application()
+    graph_app.router.add_post("/v23.0/{phone}/messages", graph)
+    graph_server = TestServer(graph_app, host="127.0.0.1")
+    await graph_server.start_server()
+    try:
+        await make_cloud(alice, "1001", api_base=str(graph_server.make_url("/v23.0")))
+        connect = await alice.post("/api/v1/whatsapp/connect")
+        assert connect.status == 202
+        await post_hook(alice, payload("1001", text("wamid.IN1", "hola")))
+        conv_id = (await (await alice.get("/api/v1/conversations")).json())["items"][0]["id"]
+        ws, _ = await alice.ws()
+        sent = await alice.post(f"/api/v1/conversations/{conv_id}/messages", {"body": "¡Hola!"},
+                                headers={"Idempotency-Key": "k1"})
+        assert sent.status == 201
+        message = await sent.json()
+        await asyncio.wait_for(got_call.wait(), 5)
+        assert graph_calls[0]["to"] == "16505551234"
+        assert graph_calls[0]["text"]["body"] == "¡Hola!"
+        assert graph_calls[0]["biz_opaque_callback_data"].startswith("outbox:")
+        # Receipts out of order (read before delivered), possibly before the wamid is stored:
+        # either way the status ends at read and never moves back.
+        statuses = [{"id": "wamid.OUT1", "status": "read", "timestamp": "1", "recipient_id": "1"},
+                    {"id": "wamid.OUT1", "status": "delivered", "timestamp": "2", "recipient_id": "1"}]
+        resp = await post_hook(alice, payload("1001", statuses=statuses))
+        assert resp.status == 200
+        status = await next_event(ws, "message_status")
+        assert status["data"] == {"message_id": message["id"], "conversation_id": conv_id,
+                                  "status": "read"}
+        messages = await (await alice.get(f"/api/v1/conversations/{conv_id}/messages")).json()
+        assert messages["items"][-1]["status"] == "read"
+    finally:
+        await graph_server.close()
+
+
+async def test_oversized_webhook_is_refused(alice: Actor) -> None:
+    await make_cloud(alice, "1001")
+    body = b"x" * (4 * 1024 * 1024 + 1)
+    resp = await alice.client.post("/webhooks/whatsapp/acme", data=io.BytesIO(body),
+                                   headers={"X-Hub-Signature-256": sign(SECRET + "acme", body)})
+    assert resp.status == 413
+    assert (await resp.json())["error"]["code"] == "payload_too_large"
