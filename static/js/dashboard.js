@@ -1,0 +1,40 @@
+// The dashboard: figures and WhatsApp link state, live.
+import { Realtime } from "./realtime.js";
+import { t } from "./i18n.js";
+
+const body = document.body;
+const status = document.getElementById("rt-status");
+const STAT_KEYS = ["conversations_open", "unread", "messages_today_in", "messages_today_out", "contacts", "bulk_active"];
+
+function showStats(stats) {
+  for (const key of STAT_KEYS) {
+    const el = document.getElementById(`stat-${key}`);
+    if (el && key in stats) el.textContent = String(stats[key]);
+  }
+}
+
+function showLink(state) {
+  document.getElementById("wa-state").textContent = state;
+}
+
+const rt = new Realtime({
+  seq: Number(body.dataset.seq),
+  epoch: body.dataset.epoch,
+  handlers: {
+    stats_updated: showStats,
+    whatsapp_authenticated: () => showLink("connected"),
+    whatsapp_disconnected: (data) => showLink(data.state ?? "disconnected"),
+  },
+  onState: (state) => {
+    status.dataset.state = state;
+    status.textContent = t(state);
+    status.title = state === "stopped" ? t("stopped_hint") : "";
+  },
+  onResync: async () => {
+    const resp = await fetch("/api/v1/stats", { credentials: "same-origin" });
+    const stats = await resp.json();
+    showStats(stats);
+    return stats.seq;
+  },
+});
+rt.start();
