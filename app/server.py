@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -136,14 +137,14 @@ def _presence(hub: Hub, conn: Connection, online: bool) -> None:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    """Shutdown: every socket gets 1001 so clients reconnect and resume elsewhere/later."""
+    """Shutdown: every socket gets 1001, in parallel, so clients reconnect and resume later."""
     hub = app[keys.HUB]
+    live = {c.ws for c in hub.all_connections()}
     for conn in hub.all_connections():
-        hub.close_where(lambda c, target=conn: c is target, const.CLOSE_GOING_AWAY, "server shutting down")
-    for sock in list(app[keys.SOCKETS]):
-        if not sock.closed:
-            await sock.close(code=const.CLOSE_GOING_AWAY, message=b"server shutting down")
-    await hub.drain_closing()
-
-
-
+        hub.close(conn, const.CLOSE_GOING_AWAY, "server shutting down")
+    others = [
+        asyncio.get_running_loop().create_task(
+            sock.close(code=const.CLOSE_GOING_AWAY, message=b"server shutting down"))
+        for sock in list(app[keys.SOCKETS]) if not sock.closed and sock not in live
+    ]
+    await asyncio.gather(hub.drain_closing(), *others, return_exceptions=True)

@@ -75,13 +75,13 @@ class Connection:
             self._queue(frame if self.batch else frames.ws_text(frame))
 
     def _queue(self, item: bytes) -> None:
-        self.pending.append(item)
+        pending = self.pending
+        pending.append(item)
         self.pending_bytes += len(item)
-        if len(self.pending) == 1:
+        n = len(pending)
+        if n == 1:
             self._flush_cb(self)
-        if len(self.pending) > const.MAX_PENDING_FRAMES or (
-            self.pending_bytes + self.buffered() > const.MAX_PENDING_BYTES
-        ):
+        elif n > const.MAX_PENDING_FRAMES or self.pending_bytes > const.MAX_PENDING_BYTES:
             self.fail_slow()
 
     def write_raw(self, data: bytes) -> None:
@@ -113,8 +113,13 @@ class Connection:
             self.pending.clear()
             self.pending_bytes = 0
             return
-        if t.get_write_buffer_size() > const.WRITE_HIGH_WATER:
-            self._arm_backlog()
+        buffered = t.get_write_buffer_size()
+        if buffered > const.WRITE_HIGH_WATER:
+            # The kernel is not taking more: keep frames here, within the limits.
+            if buffered + self.pending_bytes > const.MAX_PENDING_BYTES:
+                self.fail_slow()
+            else:
+                self._arm_backlog()
             return
         items, self.pending = self.pending, []
         self.pending_bytes = 0

@@ -96,6 +96,10 @@ class Hub:
         """Every open socket (for shutdown)."""
         return [c for conns in self._tenants.values() for c in conns]
 
+    def close(self, conn: Connection, code: int, message: str) -> None:
+        """Close one socket with a protocol close code (an error frame goes first)."""
+        self._close(conn, code, message)
+
     def close_where(self, pred: Callable[[Connection], bool], code: int, message: str) -> int:
         """Close every socket matching `pred`; return how many."""
         victims = [c for c in self.all_connections() if pred(c)]

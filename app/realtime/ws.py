@@ -182,16 +182,30 @@ async def _go_live(
             for ev in page:
                 if principal.accepts(ev.audience):
                     conn.send_now(ev.frame)
+                    if _half_full(conn):
+                        # A page of big events must not trip the queue limits meant for
+                        # live fan-out: the client would be cut 4001 on every resume.
+                        await conn.wait_writable()
             cursor = page[-1].seq or cursor
             # Only a client reading slower than the replay waits here.
             await conn.wait_writable()
         conn.send_now(frames.replay_end_frame(state.head))
     if conn.closed:
+        # The hub's close task (4001...) has not run yet; returning now would let aiohttp
+        # close with 1000 first. Read until that close frame is on its way.
+        async for _msg in ws:
+            pass
         return None
     conn.go_live(state.head)
     _start_timers(conn, config.ping_interval, config.pong_timeout, app)
     log.debug("ws live", extra={"fields": {**conn.info(), "resume": decision.value}})
     return conn
+
+
+def _half_full(conn: Connection) -> bool:
+    """Replay pauses past half of either outbound limit, so it can never reach one."""
+    return (len(conn.pending) * 2 > const.MAX_PENDING_FRAMES
+            or (conn.pending_bytes + conn.buffered()) * 2 > const.MAX_PENDING_BYTES)
 
 
 def _start_timers(conn: Connection, interval: float, pong_timeout: float, app: web.Application) -> None:
@@ -210,7 +224,7 @@ def _start_timers(conn: Connection, interval: float, pong_timeout: float, app: w
         if conn.closed:
             return
         if conn.last_recv < sent_at:
-            hub.close_where(lambda c: c is conn, const.CLOSE_NO_PONG, "no pong in time")
+            hub.close(conn, const.CLOSE_NO_PONG, "no pong in time")
             return
         conn.timers["ping"] = loop.call_later(max(0.0, interval - pong_timeout), ping)
 
@@ -219,7 +233,7 @@ def _start_timers(conn: Connection, interval: float, pong_timeout: float, app: w
     remaining = conn.ident.expires_at - time.time()
     conn.timers["expiry"] = loop.call_later(
         max(0.0, remaining),
-        lambda: hub.close_where(lambda c: c is conn, const.CLOSE_TOKEN_EXPIRED, "token expired"),
+        hub.close, conn, const.CLOSE_TOKEN_EXPIRED, "token expired",
     )
 
 
@@ -233,7 +247,7 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
             try:
                 frame = _parse(msg.data)
             except _Refused as refusal:
-                hub.close_where(lambda c: c is conn, refusal.code, refusal.message)
+                hub.close(conn, refusal.code, refusal.message)
                 continue
             kind = frame["type"]
             if kind == "pong":
@@ -246,7 +260,7 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
                 # Unknown types are ignored with a note, so newer clients keep working.
                 conn.send_now(frames.error_frame("unknown_type", f"unknown frame type {kind!r}"))
         elif msg.type is WSMsgType.BINARY:
-            hub.close_where(lambda c: c is conn, const.CLOSE_BAD_FRAME, "frames are JSON text")
+            hub.close(conn, const.CLOSE_BAD_FRAME, "frames are JSON text")
 
 
 def close_connection(conn: Connection, code: int, message: str) -> asyncio.Task[bool] | None:
