@@ -139,6 +139,7 @@ def _presence(hub: Hub, conn: Connection, online: bool) -> None:
 async def _close_sockets(app: web.Application) -> None:
     """Shutdown: every socket gets 1001, in parallel, so clients reconnect and resume later."""
     hub = app[keys.HUB]
+    hub.release_polls()
     live = {c.ws for c in hub.all_connections()}
     for conn in hub.all_connections():
         hub.close(conn, const.CLOSE_GOING_AWAY, "server shutting down")

@@ -68,8 +68,10 @@ async def logout(app: web.Application, principal: Principal) -> None:
         lambda tx: users.revoke_session(tx, principal.tenant_id, principal.session_id)
     )
     app[keys.AUTH].forget_session(principal.session_id)
-    app[keys.HUB].close_where(lambda c: c.ident.session_id == principal.session_id,
-                              const.CLOSE_UNAUTHORIZED, "logged out")
+    hub = app[keys.HUB]
+    hub.close_where(lambda c: c.ident.session_id == principal.session_id,
+                    const.CLOSE_UNAUTHORIZED, "logged out")
+    hub.release_polls(principal.session_id)
 
 
 def revoke_user(app: web.Application, user_id: int, reason: str) -> None:

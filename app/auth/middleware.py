@@ -36,18 +36,21 @@ def _wants_html(request: web.Request) -> bool:
     return not request.path.startswith(("/api/", "/ws", "/webhooks/"))
 
 
+def request_token(request: web.Request) -> str:
+    """The bearer token, else the session cookie's token ('' when neither)."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return request.cookies.get(COOKIE_NAME, "")
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Resolve the bearer token or session cookie into request[PRINCIPAL]."""
     if _is_public(request, handler) or request.path == "/ws":
         return await handler(request)  # /ws authenticates its first frame instead
-    header = request.headers.get("Authorization", "")
-    from_cookie = False
-    if header.startswith("Bearer "):
-        token = header[7:].strip()
-    else:
-        token = request.cookies.get(COOKIE_NAME, "")
-        from_cookie = True
+    token = request_token(request)
+    from_cookie = not request.headers.get("Authorization", "").startswith("Bearer ")
     try:
         if not token:
             raise Unauthorized("authentication required")

@@ -157,10 +157,10 @@ class Hub:
 
     # -- long-poll waiters -------------------------------------------------------------------
 
-    def park(self, tenant_id: int, user_id: int, role: str) -> PollWaiter:
+    def park(self, tenant_id: int, user_id: int, role: str, session_id: str) -> PollWaiter:
         """Register a long-poll that wants to hear about the tenant's next event."""
         loop = asyncio.get_running_loop()
-        waiter = PollWaiter(user_id, role, loop.create_future())
+        waiter = PollWaiter(user_id, role, session_id, loop.create_future())
         self._waiters.setdefault(tenant_id, set()).add(waiter)
         return waiter
 
@@ -176,11 +176,13 @@ class Hub:
         """How many polls a user has parked."""
         return sum(1 for w in self._waiters.get(tenant_id, ()) if w.user_id == user_id)
 
-    def wake_tenant(self, tenant_id: int) -> None:
-        """Release every parked poll of a tenant (e.g. its token was revoked)."""
-        for waiter in list(self._waiters.get(tenant_id, ())):
-            if not waiter.future.done():
-                waiter.future.set_result(None)
+    def release_polls(self, session_id: str | None = None) -> None:
+        """Answer parked polls now: all of them (shutdown) or one session's (logout)."""
+        for parked in self._waiters.values():
+            for waiter in parked:
+                hit = session_id is None or waiter.session_id == session_id
+                if hit and not waiter.future.done():
+                    waiter.future.set_result(None)
 
     # -- flushing ----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from app import keys
+from app.auth.middleware import request_token
 from app.auth.principal import Principal
 from app.errors import Gone, Invalid, RateLimited
 from app.realtime import const, stream
@@ -81,7 +82,7 @@ async def handle_events(request: web.Request) -> web.Response:
     if hub.polls_of(p.tenant_id, p.user_id) >= app[keys.CONFIG].max_polls_per_user:
         raise RateLimited("too many waiting polls for this user", retry_after=1)
     # Park before reading, so an event committed between the read and the wait still wakes us.
-    waiter = hub.park(p.tenant_id, p.user_id, p.role)
+    waiter = hub.park(p.tenant_id, p.user_id, p.role, p.session_id)
     try:
         batch = await db.read(lambda c: _read_batch(c, p, epoch, since))
         if batch.decision is Resume.RESYNC:
@@ -93,6 +94,8 @@ async def handle_events(request: web.Request) -> web.Response:
             await asyncio.wait_for(asyncio.shield(waiter.future), timeout)
         except TimeoutError:
             return _answer(batch.state, [], batch.next, False)
+        # The wait may have outlived the token (logout, password change): check it again.
+        await app[keys.AUTH].authenticate(request_token(request))
         fresh = await db.read(lambda c: _read_batch(c, p, epoch, batch.next))
         # Ephemeral events reach only polls waiting at that moment (best effort).
         return _answer(fresh.state, waiter.ephemeral + fresh.frames, fresh.next, fresh.more)
