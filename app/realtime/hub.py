@@ -19,11 +19,12 @@ Closer = Callable[[Connection, int, str], "asyncio.Task[Any] | None"]
 class PollWaiter:
     """A long-poll request parked until its tenant has something new."""
 
-    __slots__ = ("ephemeral", "future", "role", "user_id")
+    __slots__ = ("ephemeral", "future", "role", "session_id", "user_id")
 
-    def __init__(self, user_id: int, role: str, future: asyncio.Future[None]) -> None:
+    def __init__(self, user_id: int, role: str, session_id: str, future: asyncio.Future[None]) -> None:
         self.user_id = user_id
         self.role = role
+        self.session_id = session_id
         self.future = future
         self.ephemeral: list[bytes] = []
 
