@@ -130,6 +130,11 @@ class Connection:
             t.write(items[0])
         else:
             t.write(b"".join(items))
+        waiter = self._drain_waiter
+        if waiter is not None and t.get_write_buffer_size() <= const.WRITE_HIGH_WATER:
+            self._drain_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _arm_backlog(self) -> None:
         now = time.monotonic()
@@ -164,7 +169,9 @@ class Connection:
             return
         if self._drain_waiter is None:
             self._drain_waiter = asyncio.get_running_loop().create_future()
-        if self._backlog_handle is None:
+        # Queued frames go out on the hub's next flush, which answers the waiter; only a full
+        # kernel buffer needs the timer.
+        if not self.pending and self._backlog_handle is None:
             self._arm_backlog()
         await self._drain_waiter
 
