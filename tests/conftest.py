@@ -136,14 +136,19 @@ async def next_event(ws: ClientWebSocketResponse, name: str | None = None,
 
 
 async def closed_with(ws: ClientWebSocketResponse, timeout: float = FRAME_TIMEOUT) -> tuple[int | None, list[Any]]:
-    """Read until the socket closes; return the close code and the frames seen before it."""
+    """Read until the server's close; return the code of its close frame and the frames before.
+
+    The code comes from the close frame itself, as a browser reports it: aiohttp's client sets
+    `close_code` to 1006 when the server dropped TCP right after its close frame (aiohttp#5180).
+    """
     seen: list[Any] = []
     while True:
         msg = await asyncio.wait_for(ws.receive(), timeout)
         if msg.type is WSMsgType.TEXT:
             seen.append(orjson.loads(msg.data))
-            continue
-        if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+        elif msg.type is WSMsgType.CLOSE:
+            return msg.data, seen
+        else:
             return ws.close_code, seen
 
 
