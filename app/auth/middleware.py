@@ -36,12 +36,25 @@ def _wants_html(request: web.Request) -> bool:
     return not request.path.startswith(("/api/", "/ws", "/webhooks/"))
 
 
+def same_origin(request: web.Request, *, required: bool) -> bool:
+    """True when the request's Origin is this server (or configured); absent counts if not required."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return not required
+    allowed = request.app[keys.CONFIG].allowed_origins
+    return origin in allowed or urlsplit(origin).netloc == request.host
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer` header (scheme case-insensitive), if any."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
 def request_token(request: web.Request) -> str:
     """The bearer token, else the session cookie's token ('' when neither)."""
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:].strip()
-    return request.cookies.get(COOKIE_NAME, "")
+    token = bearer_token(request)
+    return token if token is not None else request.cookies.get(COOKIE_NAME, "")
 
 
 @web.middleware
@@ -50,7 +63,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if _is_public(request, handler) or request.path == "/ws":
         return await handler(request)  # /ws authenticates its first frame instead
     token = request_token(request)
-    from_cookie = not request.headers.get("Authorization", "").startswith("Bearer ")
+    from_cookie = bearer_token(request) is None
     try:
         if not token:
             raise Unauthorized("authentication required")
@@ -59,12 +72,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         if _wants_html(request) and request.method == "GET":
             raise web.HTTPFound("/login?next=" + quote(request.path_qs, safe="/")) from None
         raise
-    if from_cookie and request.method not in _SAFE_METHODS:
-        # Cookies ride along on cross-site requests; a header-less form post from elsewhere
-        # must not act as the user (CSRF). Browsers always send Origin on such requests.
-        origin = request.headers.get("Origin")
-        allowed = request.app[keys.CONFIG].allowed_origins
-        if origin is None or (origin not in allowed and urlsplit(origin).netloc != request.host):
-            raise Forbidden("cross-site request refused", code="csrf_failed")
+    # Cookies ride along on cross-site requests; a form post from elsewhere must not act as the
+    # user (CSRF). Browsers always send Origin on such requests.
+    unsafe = from_cookie and request.method not in _SAFE_METHODS
+    if unsafe and not same_origin(request, required=True):
+        raise Forbidden("cross-site request refused", code="csrf_failed")
     request[keys.PRINCIPAL] = principal
     return await handler(request)

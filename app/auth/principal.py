@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +13,9 @@ from app.services import users
 
 # Cached lookups stay bounded; the cache only saves a read per request and is dropped on change.
 MAX_CACHED = 100_000
+# Changes made by another process (the CLI, an operator's SQL) are seen within this many seconds;
+# changes made through this process are seen at once (forget_* after commit).
+CACHE_TTL = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +65,8 @@ class Authenticator:
     def __init__(self, db: Database, secret: str) -> None:
         self._db = db
         self._secret = secret
-        self._users: dict[int, users.User] = {}
-        self._sessions: set[str] = set()
+        self._users: dict[int, tuple[float, users.User]] = {}
+        self._sessions: dict[str, tuple[float, int]] = {}  # session -> (cached at, user id)
 
     def forget_user(self, user_id: int) -> None:
         """Drop a user's cached row (after it changed)."""
@@ -70,7 +74,12 @@ class Authenticator:
 
     def forget_session(self, session_id: str) -> None:
         """Drop a session from the cache (after logout)."""
-        self._sessions.discard(session_id)
+        self._sessions.pop(session_id, None)
+
+    def forget_all(self) -> None:
+        """Drop everything (e.g. after a tenant was suspended)."""
+        self._users.clear()
+        self._sessions.clear()
 
     async def authenticate(self, token: str) -> Principal:
         """Resolve a token or raise AuthFailure."""
@@ -78,21 +87,25 @@ class Authenticator:
             claims = tokens.verify(self._secret, token)
         except tokens.TokenError as exc:
             raise AuthFailure(str(exc), code=exc.code) from None
-        user = self._users.get(claims.user_id)
-        session_ok = claims.session_id in self._sessions
-        if user is None or not session_ok:
+        now = time.monotonic()
+        cached_user = self._users.get(claims.user_id)
+        cached_session = self._sessions.get(claims.session_id)
+        if (cached_user is not None and cached_session is not None
+                and now - cached_user[0] < CACHE_TTL and now - cached_session[0] < CACHE_TTL):
+            user: users.User | None = cached_user[1]
+            session_ok = cached_session[1] == claims.user_id
+        else:
             def load(conn: Any) -> tuple[users.User | None, bool]:
                 return (users.get_user(conn, claims.tenant_id, claims.user_id),
-                        users.session_active(conn, claims.tenant_id, claims.session_id))
+                        users.session_active(conn, claims.tenant_id, claims.user_id,
+                                             claims.session_id))
             user, session_ok = await self._db.read(load)
+            if len(self._users) >= MAX_CACHED or len(self._sessions) >= MAX_CACHED:
+                self.forget_all()
             if user is not None:
-                if len(self._users) >= MAX_CACHED:
-                    self._users.clear()
-                self._users[user.id] = user
+                self._users[user.id] = (now, user)
             if session_ok:
-                if len(self._sessions) >= MAX_CACHED:
-                    self._sessions.clear()
-                self._sessions.add(claims.session_id)
+                self._sessions[claims.session_id] = (now, claims.user_id)
         if user is None or user.tenant_id != claims.tenant_id:
             raise AuthFailure("unknown user")
         if user.token_version != claims.version or not session_ok:

@@ -13,6 +13,7 @@ from app.errors import Invalid, NotFound
 
 MAX_LIMIT = 100
 STATUSES = ("open", "closed", "all")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _MESSAGE_COLS = (
     "m.id, m.conversation_id, m.direction, m.type, m.body, m.status, m.error, m.wa_id,"
@@ -27,9 +28,14 @@ _CONV_SELECT = (
 )
 
 
+def _is_decimal(raw: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and other digits int() refuses."""
+    return raw.isascii() and raw.isdigit()
+
+
 def parse_id(raw: str) -> int:
     """Ids are opaque strings; anything that is not one of ours is simply not found."""
-    if not raw.isdigit() or len(raw) > 18:
+    if not _is_decimal(raw) or len(raw) > 18:
         raise NotFound("not found")
     return int(raw)
 
@@ -99,7 +105,10 @@ def decode_cursor(cursor: str, n: int) -> list[int]:
     """Read a cursor made by encode_cursor; a bad one is a 400, not a 500."""
     try:
         parts = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(parts, list) and len(parts) == n and all(isinstance(p, int) for p in parts):
+        if isinstance(parts, list) and len(parts) == n and all(
+            isinstance(p, int) and not isinstance(p, bool) and _INT64_MIN <= p <= _INT64_MAX
+            for p in parts
+        ):  # SQLite integers are 64-bit: a bigger one would fail in the query (a 500)
             return parts
     except (ValueError, orjson.JSONDecodeError):
         pass
@@ -110,7 +119,7 @@ def parse_limit(raw: str | None, default: int = 50) -> int:
     """Validate a `limit` query parameter."""
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not _is_decimal(raw) or not 1 <= int(raw) <= MAX_LIMIT:
         raise Invalid(f"limit must be 1..{MAX_LIMIT}", code="invalid_limit")
     return int(raw)
 
@@ -174,7 +183,7 @@ def list_messages(
     params: list[Any] = [tenant_id, conversation_id]
     extra = ""
     if before:
-        if not before.isdigit() or len(before) > 18:
+        if not _is_decimal(before) or len(before) > 18:
             raise Invalid("invalid before cursor", code="invalid_cursor")
         extra = " AND m.id < ?"
         params.append(int(before))

@@ -164,10 +164,12 @@ def create_session(tx: Tx, user: User, ttl: int) -> str:
     return sid
 
 
-def session_active(conn: sqlite3.Connection, tenant_id: int, session_id: str) -> bool:
-    """True while a session exists and was not revoked."""
+def session_active(conn: sqlite3.Connection, tenant_id: int, user_id: int, session_id: str) -> bool:
+    """True while a session of this user exists, has not expired and was not revoked."""
     row = conn.execute(
-        "SELECT revoked_at FROM sessions WHERE id = ? AND tenant_id = ?", (session_id, tenant_id)
+        "SELECT revoked_at FROM sessions WHERE id = ? AND tenant_id = ? AND user_id = ?"
+        " AND expires_at > ?",
+        (session_id, tenant_id, user_id, now_ms()),
     ).fetchone()
     return row is not None and row[0] is None
 

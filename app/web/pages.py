@@ -11,8 +11,8 @@ from aiohttp import web
 
 from app import keys
 from app.auth import login as auth_login
-from app.auth.middleware import public
-from app.errors import RateLimited
+from app.auth.middleware import public, same_origin
+from app.errors import Forbidden, RateLimited
 from app.i18n import LANG_COOKIE, LANGS, pick_lang, t
 from app.realtime import stream
 from app.services import link, stats
@@ -42,6 +42,9 @@ async def handle_login_page(request: web.Request) -> web.Response:
 @public
 async def handle_login_submit(request: web.Request) -> web.Response:
     """POST /login: the form; sets the session cookie and goes on."""
+    if not same_origin(request, required=False):
+        # Login CSRF: another site must not sign the browser into the attacker's account.
+        raise Forbidden("cross-site login refused", code="csrf_failed")
     form = await request.post()
     email = str(form.get("email", ""))[:254]
     password = str(form.get("password", ""))[:256]
