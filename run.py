@@ -70,9 +70,11 @@ def cmd_serve(config: Config) -> int:
         print("Condorito: first run. Tenant 'demo' created with an admin login (shown once):",
               flush=True)
         print(f"  e-mail:   {email}\n  password: {password}", flush=True)
-    print(f"Condorito listening on http://{config.host}:{config.port}", flush=True)
-    web.run_app(create_app(config), host=config.host, port=config.port, print=None,
-                access_log=None, shutdown_timeout=10)
+    listening = f"Condorito listening on http://{config.host}:{config.port}"
+    # run_app calls `print` once the sockets are bound and startup has run, so the line is
+    # only shown when a client can connect (printing it earlier raced the bind).
+    web.run_app(create_app(config), host=config.host, port=config.port,
+                print=lambda *_: print(listening, flush=True), access_log=None, shutdown_timeout=10)
     return 0
 
 
@@ -121,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to bind (env CONDORITO_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (env CONDORITO_PORT; default 8080)")
     sub = p.add_subparsers(dest="command")
-    sub.add_parser("serve", help="run the server (default)")
+    sv = sub.add_parser("serve", help="run the server (default)")
     ct = sub.add_parser("create-tenant", help="add a tenant")
     ct.add_argument("code")
     ct.add_argument("--name", required=True)
@@ -134,8 +136,9 @@ def parser() -> argparse.ArgumentParser:
     cu.add_argument("--name")
     bk = sub.add_parser("backup", help="consistent online copy of the database")
     bk.add_argument("path")
-    for sp in (ct, cu, bk):
-        sp.add_argument("--db", help=argparse.SUPPRESS)
+    for sp in (sv, ct, cu, bk):
+        # SUPPRESS as the default: an absent sub-command --db must not erase `run.py --db X cmd`.
+        sp.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 
