@@ -17,6 +17,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -66,12 +67,21 @@ class Tx:
 Publisher = Callable[[list[Any]], None]
 
 
+def fold(text: str | None) -> str | None:
+    """Case- and accent-insensitive form of a text ("José Ñúñez" -> "jose nunez")."""
+    if text is None:
+        return None
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open a connection with the pragmas every connection needs."""
+    """Open a connection with the pragmas and functions every connection needs."""
     conn = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, timeout=10.0
     )
     conn.row_factory = sqlite3.Row
+    conn.create_function("fold", 1, fold, deterministic=True)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 10000")
     if readonly:

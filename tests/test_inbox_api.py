@@ -312,3 +312,12 @@ async def test_status_never_moves_backwards(client: Any, alice: Actor) -> None:
     assert next(m for m in items if m["id"] == sent["id"])["status"] == "read"
     with pytest.raises(Invalid):
         await move("seen")
+
+
+async def test_contact_names_match_without_accents_or_case(alice: Actor) -> None:
+    await alice.inbound(phone(7), "hola", name="José Ñúñez")
+    for q in ("jose", "JOSÉ", "ñuñez", "nunez", "jose nu"):
+        listed = await json_ok(await alice.get("/api/v1/conversations", params={"q": q}))
+        assert [c["contact"]["name"] for c in listed["items"]] == ["José Ñúñez"], q
+    listed = await json_ok(await alice.get("/api/v1/conversations", params={"q": "josefa"}))
+    assert listed["items"] == []

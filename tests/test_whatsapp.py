@@ -275,3 +275,24 @@ async def test_link_events_on_resume(alice: Actor, monkeypatch: pytest.MonkeyPat
     assert welcome3["resume"] == "replaying"
     frames = await drain_until(ws3, lambda f: f.get("type") == "replay_end")
     assert [f for f in events(frames) if f["event"].startswith("whatsapp")] == [auth]
+
+
+async def test_connect_again_repeats_the_current_progress(alice: Actor) -> None:
+    ws, _ = await alice.ws()
+    first = await start_pairing(alice, ws)
+    # A second screen asks again while the code is on screen: it gets that same code.
+    again = await alice.post("/api/v1/whatsapp/connect")
+    assert again.status == 202
+    assert (await next_event(ws, "whatsapp_qr"))["data"] == first["data"]
+    assert await confirm(alice, scanned(alice, first["data"])) == 200
+    paired = await next_event(ws, "whatsapp_authenticated")
+    # Connect once paired: the link says so again instead of leaving the caller waiting.
+    assert (await alice.post("/api/v1/whatsapp/connect")).status == 202
+    repeated = await next_event(ws, "whatsapp_authenticated")
+    assert repeated["data"]["phone"] == paired["data"]["phone"] == PHONE
+    assert repeated["seq"] > paired["seq"]
+
+
+async def test_expired_code_answers_410_whatever_the_form_says(alice: Actor) -> None:
+    resp = await alice.client.post("/sandbox/pair/not-a-real-code", data={"phone": "x"})
+    assert resp.status == 410

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from app.db import fold
 from app.errors import Invalid, NotFound
 
 MAX_LIMIT = 100
@@ -150,8 +151,8 @@ def list_conversations(
     q = q.strip()
     if q:
         match = fts_query(q)
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        cond = "(ct.name LIKE ? ESCAPE '\\' OR ct.phone LIKE ? ESCAPE '\\'"
+        like = "%" + (fold(q) or "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        cond = "(fold(ct.name) LIKE ? ESCAPE '\\' OR ct.phone LIKE ? ESCAPE '\\'"
         params += [like, like]
         if match:
             # Accent-insensitive body search; the join back to messages keeps it in the tenant.

@@ -78,7 +78,8 @@ def _check_cloud(data: dict[str, Any], current: CloudSettings | None) -> dict[st
     parts = urlsplit(values["api_base"])
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise Invalid("api_base must be an http(s) URL", code="invalid_field", field="api_base")
-    if values["phone_number_id"] and not values["phone_number_id"].isdigit():
+    pnid = values["phone_number_id"]
+    if pnid and not (pnid.isascii() and pnid.isdigit()):
         raise Invalid("phone_number_id must be digits", code="invalid_field", field="phone_number_id")
     return values
 

@@ -134,11 +134,16 @@ async def handle_pair_page(request: web.Request) -> web.Response:
 @public
 async def handle_pair_confirm(request: web.Request) -> web.Response:
     """POST /sandbox/pair/{token}: the phone confirms; the tenant is connected."""
+    sandbox = request.app[keys.SANDBOX]
+    token = request.match_info["token"]
+    lang = pick_lang(request)
+    if sandbox.pairing_tenant(token) is None:  # an expired code says so before anything else
+        return aiohttp_jinja2.render_template("pair.html", request, {"lang": lang, "state": "expired"},
+                                              status=410)
     form = await request.post()
     raw_phone = form.get("phone")
     phone = normalise_phone(raw_phone if isinstance(raw_phone, str) else "")
-    lang = pick_lang(request)
-    tenant_id = await request.app[keys.SANDBOX].confirm(request.match_info["token"], phone)
+    tenant_id = await sandbox.confirm(token, phone)
     state = "done" if tenant_id is not None else "expired"
     return aiohttp_jinja2.render_template("pair.html", request, {"lang": lang, "state": state},
                                           status=200 if tenant_id is not None else 410)

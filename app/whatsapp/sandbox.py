@@ -71,7 +71,14 @@ class SandboxProvider:
 
     async def connect(self, tenant_id: int, public_base: str) -> None:
         """Start pairing: `starting`, then rotating QR codes until confirmed or given up."""
-        if tenant_id in self._connected or tenant_id in self._pairings:
+        if tenant_id in self._connected:
+            # Already paired: say so again, so a screen waiting for progress is not left hanging.
+            await self._sink.link_state(tenant_id, "connected", phone=self._connected[tenant_id])
+            return
+        current = self._pairings.get(tenant_id)
+        if current is not None:
+            if current.qr is not None:
+                self._sink.qr(tenant_id, current.qr)  # the code on screen now, for a new screen
             return
         pairing = _Pairing(tenant_id, public_base.rstrip("/"))
         self._pairings[tenant_id] = pairing
