@@ -11,11 +11,11 @@ from typing import Any
 
 import jwt
 import orjson
-from aiohttp import ClientWebSocketResponse, WSMsgType
+from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
 
 from app import keys
-from tests.conftest import Actor, drain_until
+from tests.conftest import Actor, closed_with, drain_until
 
 API_PREFIX = "/api/v1/"
 _PARAM = re.compile(r"\{[^}]+\}")
@@ -113,29 +113,11 @@ async def ws_hello(client: TestClient, token: Any = MISSING, **hello: Any) -> Cl
     return ws
 
 
-async def close_received(ws: ClientWebSocketResponse, timeout: float = 5.0) -> tuple[int | None, list[Any]]:
-    """Read until the server's close; return the code in its close frame and the frames before.
-
-    The code is taken from the close frame itself, as a browser reports it (RFC 6455 §7.1.5):
-    aiohttp's client overwrites `close_code` with 1006 when its close reply cannot be written
-    because the server already dropped the TCP connection (aio-libs/aiohttp#5180).
-    """
-    seen: list[Any] = []
-    while True:
-        msg = await asyncio.wait_for(ws.receive(), timeout)
-        if msg.type is WSMsgType.TEXT:
-            seen.append(orjson.loads(msg.data))
-        elif msg.type is WSMsgType.CLOSE:
-            return msg.data, seen
-        else:
-            return ws.close_code, seen
-
-
 async def ws_refused(client: TestClient, token: Any, *, code: int = 4501,
                      name: str = "unauthorized") -> None:
     """Hello with `token` gets exactly one error frame naming the close code, then that close."""
     ws = await ws_hello(client, token)
-    close_code, seen = await close_received(ws)
+    close_code, seen = await closed_with(ws)
     assert close_code == code, (close_code, seen)
     assert len(seen) == 1 and seen[0]["type"] == "error", seen
     assert seen[0]["error"]["code"] == name, seen
@@ -143,7 +125,7 @@ async def ws_refused(client: TestClient, token: Any, *, code: int = 4501,
 
 async def assert_closed(ws: ClientWebSocketResponse, code: int = 4501, name: str = "unauthorized") -> None:
     """A live socket is closed by the server with `code`, its error frame among the last frames."""
-    close_code, seen = await close_received(ws)
+    close_code, seen = await closed_with(ws)
     assert close_code == code, (close_code, seen)
     errors = [f for f in seen if isinstance(f, dict) and f.get("type") == "error"]
     assert errors and errors[-1]["error"]["code"] == name, seen

@@ -18,14 +18,13 @@ from aiohttp.test_utils import TestClient
 from app import create_app, keys
 from app.config import Config
 from app.web.session import COOKIE_NAME
-from tests.conftest import PASSWORD, Actor, drain_until, login, make_actor, next_frame
+from tests.conftest import PASSWORD, Actor, closed_with, drain_until, login, make_actor, next_frame
 from tests.security_helpers import (
     alg_none,
     api_routes,
     assert_closed,
     barrier,
     claims_of,
-    close_received,
     expired,
     fill,
     rest_error,
@@ -105,7 +104,7 @@ async def test_garbage_refused(client: TestClient, alice: Actor) -> None:
     for token in [*GARBAGE, None, 12345, ["x"], {"token": alice.token}]:
         await ws_refused(client, token)
     ws = await ws_hello(client)  # no token, no cookie
-    code, seen = await close_received(ws)
+    code, seen = await closed_with(ws)
     assert code == 4501 and seen[0]["error"]["code"] == "unauthorized"
 
 
