@@ -30,7 +30,7 @@ log = logging.getLogger("condorito.db")
 T = TypeVar("T")
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # Writes queued while a transaction runs join the next one; past this many the batch is cut so
 # one commit never holds the early callers for long.
 MAX_GROUP = 256

@@ -14,6 +14,7 @@ from app.db import Database
 from app.realtime.hub import Hub
 from app.services.inbox import Inbox
 from app.services.outbox import OutboxWorker
+from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
 from app.whatsapp.cloud import CloudProvider
@@ -28,6 +29,7 @@ HASHER = web.AppKey("hasher", Hasher)
 THROTTLE = web.AppKey("throttle", LoginThrottle)
 TENANTS = web.AppKey("tenants", Directory)
 STATS = web.AppKey("stats", StatsCoalescer)
+SEARCH = web.AppKey("search", SearchIndexer)
 INBOX = web.AppKey("inbox", Inbox)
 OUTBOX = web.AppKey("outbox", OutboxWorker)
 PROVIDERS = web.AppKey("providers", ProviderRegistry)

@@ -28,6 +28,7 @@ from app.services import link, whatsapp_config
 from app.services.inbox import Inbox
 from app.services.outbox import OutboxWorker
 from app.services.retention import Retention
+from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
 from app.web import api_auth, api_inbox, api_whatsapp, pages, webhooks
@@ -90,7 +91,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
                                        window=config.login_window)
     tenants = app[keys.TENANTS] = Directory(db)
     stats = app[keys.STATS] = StatsCoalescer(db)
-    inbox = app[keys.INBOX] = Inbox(db, hub, stats, tenants)
+    search = app[keys.SEARCH] = SearchIndexer(db)
+    inbox = app[keys.INBOX] = Inbox(db, hub, stats, tenants, search)
     providers = app[keys.PROVIDERS] = ProviderRegistry(tenants)
     sandbox = app[keys.SANDBOX] = SandboxProvider(inbox)
     providers.add(sandbox)
@@ -118,6 +120,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await sandbox.close()
         await http.close()
         await stats.close()
+        await search.close()
         await hub.drain_closing()
         await db.close()
         log.info("stopped")

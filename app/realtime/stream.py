@@ -6,7 +6,7 @@ import secrets
 import sqlite3
 import string
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -93,31 +93,49 @@ def append(
     The seq is allocated in the same transaction as the change the event describes, so both
     commit or neither does, and commit order is seq order.
     """
-    spec = lookup(name)
-    if spec.cls is EventClass.EPHEMERAL:
-        raise ValueError(f"{name} is ephemeral; publish it through the hub")
-    ckey = coalesce_key(spec, key)
+    return append_many(tx, tenant_id, ((name, data, key),), audience=audience)
+
+
+def append_many(
+    tx: Tx, tenant_id: int, events: Iterable[tuple[str, Any, object | None]], *,
+    audience: str | None = None,
+) -> int:
+    """Append several (name, data, key) events with one seq allocation; return the last seq."""
+    batch = list(events)
+    specs = [lookup(name) for name, _, _ in batch]
+    for spec in specs:
+        if spec.cls is EventClass.EPHEMERAL:
+            raise ValueError(f"{spec.internal} is ephemeral; publish it through the hub")
     row = tx.execute(
-        "UPDATE rt_stream SET head = head + 1 WHERE tenant_id = ? RETURNING head",
-        (tenant_id,),
+        "UPDATE rt_stream SET head = head + ? WHERE tenant_id = ? RETURNING head",
+        (len(batch), tenant_id),
     ).fetchone()
     if row is None:
         raise LookupError(f"no stream for tenant {tenant_id}")
-    seq = row[0]
-    payload = frames.dumps(data)
+    last = row[0]
+    seq = last - len(batch)
     ts = now_ms()
-    if ckey is not None:
-        # Latest-wins: the newest row per key is the only one worth replaying.
-        tx.execute(
-            "DELETE FROM rt_event WHERE tenant_id = ? AND coalesce_key = ?", (tenant_id, ckey)
-        )
-    tx.execute(
+    rows = []
+    for spec, (name, data, key) in zip(specs, batch, strict=True):
+        seq += 1
+        ckey = coalesce_key(spec, key)
+        payload = frames.dumps(data)
+        if ckey is not None:
+            # Latest-wins: the newest row per key is the only one worth replaying.
+            tx.execute(
+                "DELETE FROM rt_event WHERE tenant_id = ? AND coalesce_key = ?", (tenant_id, ckey)
+            )
+        rows.append((tenant_id, seq, name, ckey, audience, payload, ts))
+        tx.events.append(build_event(tenant_id, seq, name, payload, ts, audience))
+    # A key repeated within the batch keeps only its last row, as sequential appends would.
+    keys = [r[3] for r in rows]
+    stored = [r for i, r in enumerate(rows) if r[3] is None or r[3] not in keys[i + 1:]]
+    tx.conn.executemany(
         "INSERT INTO rt_event (tenant_id, seq, name, coalesce_key, audience, payload, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (tenant_id, seq, name, ckey, audience, payload, ts),
+        stored,
     )
-    tx.events.append(build_event(tenant_id, seq, name, payload, ts, audience))
-    return seq
+    return last
 
 
 def read_state(conn: sqlite3.Connection, tenant_id: int) -> StreamState:

@@ -73,18 +73,33 @@ def get_message(conn: sqlite3.Connection, tenant_id: int, message_id: int) -> di
     return message_object(row) if row else None
 
 
+def item_object(
+    conversation_id: int, contact: dict[str, Any], last_message: dict[str, Any] | None,
+    unread_count: int, status: str, updated_at: int,
+) -> dict[str, Any]:
+    """The conversation list item of PROTOCOL §2 (also the `conversation_updated` data)."""
+    return {
+        "id": str(conversation_id),
+        "contact": contact,
+        "last_message": last_message,
+        "unread_count": unread_count,
+        "status": status,
+        "updated_at": updated_at,
+    }
+
+
+def contact_object(contact_id: int, name: str, phone: str) -> dict[str, Any]:
+    """The contact inside a conversation item."""
+    return {"id": str(contact_id), "name": name, "phone": phone}
+
+
 def _item(conn: sqlite3.Connection, tenant_id: int, row: sqlite3.Row) -> dict[str, Any]:
     last = (get_message(conn, tenant_id, row["last_message_id"])
             if row["last_message_id"] is not None else None)
-    return {
-        "id": str(row["id"]),
-        "contact": {"id": str(row["contact_id"]), "name": row["contact_name"],
-                    "phone": row["contact_phone"]},
-        "last_message": last,
-        "unread_count": row["unread_count"],
-        "status": row["status"],
-        "updated_at": row["updated_at"],
-    }
+    return item_object(
+        row["id"], contact_object(row["contact_id"], row["contact_name"], row["contact_phone"]),
+        last, row["unread_count"], row["status"], row["updated_at"],
+    )
 
 
 def get_item(conn: sqlite3.Connection, tenant_id: int, conversation_id: int) -> dict[str, Any]:

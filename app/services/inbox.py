@@ -11,6 +11,7 @@ from app.db import Database, Tx
 from app.realtime.hub import Hub
 from app.services import link, messages
 from app.services.messages import TenantRef
+from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
 from app.whatsapp.base import InboundMessage, Ingested, QrCode, StatusUpdate
@@ -21,19 +22,25 @@ log = logging.getLogger("condorito.inbox")
 class Inbox:
     """Implements the provider sink and the agent actions; every change is one db.write."""
 
-    def __init__(self, db: Database, hub: Hub, stats: StatsCoalescer, tenants: Directory) -> None:
+    def __init__(
+        self, db: Database, hub: Hub, stats: StatsCoalescer, tenants: Directory,
+        search: SearchIndexer,
+    ) -> None:
         self._db = db
         self._hub = hub
         self._stats = stats
         self._tenants = tenants
+        self._search = search
         self.on_queued: Callable[[], None] = lambda: None
 
     async def _ref(self, tenant_id: int) -> TenantRef:
         tenant = await self._tenants.get(tenant_id)
         return TenantRef(tenant.id, tenant.code)
 
-    def _touch_stats(self, tx: Tx, tenant_id: int) -> None:
+    def _touch(self, tx: Tx, tenant_id: int) -> None:
+        """New messages committed: the figures and the search index have work to do."""
         tx.after_commit.append(lambda: self._stats.touch(tenant_id))
+        tx.after_commit.append(self._search.touch)
 
     # -- provider sink -----------------------------------------------------------------------
 
@@ -44,7 +51,7 @@ class Inbox:
         def write(tx: Tx) -> Ingested:
             result = messages.ingest_inbound(tx, ref, msg)
             if not result.duplicate:
-                self._touch_stats(tx, tenant_id)
+                self._touch(tx, tenant_id)
             return result
 
         result = await self._db.write(write)
@@ -79,7 +86,7 @@ class Inbox:
                     failed += 1
                     log.exception("status item failed", extra={"fields": {"tenant": tenant_id}})
             if new:
-                self._touch_stats(tx, tenant_id)
+                self._touch(tx, tenant_id)
             return new, failed
 
         return await self._db.write(write)
@@ -119,7 +126,7 @@ class Inbox:
                 tx, ref, conversation_id, body, idempotency_key=key, author_user_id=user_id
             )
             if created:
-                self._touch_stats(tx, tenant_id)
+                self._touch(tx, tenant_id)
                 tx.after_commit.append(self.on_queued)
             return message, created
 
@@ -131,6 +138,6 @@ class Inbox:
 
         def write(tx: Tx) -> None:
             if messages.mark_read(tx, ref, conversation_id):
-                self._touch_stats(tx, tenant_id)
+                self._touch(tx, tenant_id)
 
         await self._db.write(write)

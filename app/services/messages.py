@@ -34,13 +34,24 @@ class TenantRef:
 def _emit_message(tx: Tx, tenant: TenantRef, message_id: int, conversation_id: int) -> None:
     message = conversations.get_message(tx.conn, tenant.id, message_id)
     conversation = conversations.get_item(tx.conn, tenant.id, conversation_id)
-    stream.append(tx, tenant.id, "message:new",
-                  {"clientCode": tenant.code, "message": message, "conversation": conversation})
-    stream.append(tx, tenant.id, "conversation:updated", conversation, key=conversation_id)
+    _announce(tx, tenant, message, conversation)
+
+
+def _announce(tx: Tx, tenant: TenantRef, message: dict[str, Any], conversation: dict[str, Any]) -> None:
+    """new_message + conversation_updated, with one seq allocation."""
+    stream.append_many(tx, tenant.id, (
+        ("message:new", {"clientCode": tenant.code, "message": message, "conversation": conversation},
+         None),
+        ("conversation:updated", conversation, int(conversation["id"])),
+    ))
 
 
 def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
-    """Store an inbound message once per provider id; create contact and conversation."""
+    """Store an inbound message once per provider id; create contact and conversation.
+
+    The hot path of ingest: the event data is built from the values written (RETURNING), not
+    read back.
+    """
     dup = tx.execute(
         "SELECT id, conversation_id FROM messages WHERE tenant_id = ? AND wa_id = ?",
         (tenant.id, msg.wa_id),
@@ -48,13 +59,13 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
     if dup is not None:
         return Ingested(str(dup[0]), str(dup[1]), True)
     now = stream.now_ms()
-    contact_id = tx.execute(
+    contact_id, contact_name = tx.execute(
         "INSERT INTO contacts (tenant_id, phone, name, created_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (tenant_id, phone) DO UPDATE SET"
         " name = CASE WHEN excluded.name != '' THEN excluded.name ELSE contacts.name END"
-        " RETURNING id",
+        " RETURNING id, name",
         (tenant.id, msg.from_phone, msg.name or "", now),
-    ).fetchone()[0]
+    ).fetchone()
     conversation_id = tx.execute(
         "INSERT INTO conversations (tenant_id, contact_id, status, unread_count, updated_at,"
         " created_at, last_inbound_at) VALUES (?, ?, 'open', 0, ?, ?, ?)"
@@ -62,18 +73,28 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         " RETURNING id",
         (tenant.id, contact_id, now, now, now),
     ).fetchone()[0]
+    body = msg.body[:MAX_BODY * 4]
     message_id = tx.execute(
         "INSERT INTO messages (tenant_id, conversation_id, direction, type, body, status, wa_id,"
         " author_kind, created_at) VALUES (?, ?, 'in', ?, ?, 'delivered', ?, 'contact', ?)"
         " RETURNING id",
-        (tenant.id, conversation_id, msg.type, msg.body[:MAX_BODY * 4], msg.wa_id, now),
+        (tenant.id, conversation_id, msg.type, body, msg.wa_id, now),
     ).fetchone()[0]
-    tx.execute(
+    unread = tx.execute(
         "UPDATE conversations SET unread_count = unread_count + 1, last_message_id = ?,"
-        " updated_at = ?, last_inbound_at = ? WHERE id = ? AND tenant_id = ?",
+        " updated_at = ?, last_inbound_at = ? WHERE id = ? AND tenant_id = ? RETURNING unread_count",
         (message_id, now, now, conversation_id, tenant.id),
+    ).fetchone()[0]
+    message = {
+        "id": str(message_id), "conversation_id": str(conversation_id), "direction": "in",
+        "type": msg.type, "body": body, "status": "delivered", "wa_id": msg.wa_id,
+        "created_at": now, "author": {"kind": "contact"},
+    }
+    conversation = conversations.item_object(
+        conversation_id, conversations.contact_object(contact_id, contact_name, msg.from_phone),
+        message, unread, "open", now,
     )
-    _emit_message(tx, tenant, message_id, conversation_id)
+    _announce(tx, tenant, message, conversation)
     return Ingested(str(message_id), str(conversation_id), False)
 
 

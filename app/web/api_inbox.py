@@ -23,6 +23,8 @@ async def handle_list_conversations(request: web.Request) -> web.Response:
     status = request.query.get("status", "open")
     cursor = request.query.get("cursor") or None
     limit = conversations.parse_limit(request.query.get("limit"))
+    if q.strip():
+        await request.app[keys.SEARCH].catch_up()  # results never miss a committed message
 
     def read(conn: sqlite3.Connection) -> dict[str, Any]:
         items, nxt = conversations.list_conversations(
