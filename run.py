@@ -36,7 +36,10 @@ def run_write(config: Config, fn: Callable[[Tx], T]) -> T:
         apply_schema(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
-            result = fn(Tx(conn))
+            tx = Tx(conn)
+            result = fn(tx)
+            for step in tx.before_commit:
+                step(conn)
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import sqlite3
 import threading
+import time
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -34,16 +35,27 @@ SCHEMA_VERSION = 2
 # Writes queued while a transaction runs join the next one; past this many the batch is cut so
 # one commit never holds the early callers for long.
 MAX_GROUP = 256
+# Light jobs run on the event loop for at most this long per batch (a message costs ~0.3 ms).
+INLINE_BUDGET = 0.004
+BUSY_TIMEOUT_MS = 10_000
 READERS = 3
 
 
 @dataclass(slots=True)
 class Tx:
-    """What a write function gets: the connection and the events it appends."""
+    """What a write function gets: the connection and the events it appends.
+
+    `cache` is the writer's own memory across transactions (e.g. stream heads); `before_commit`
+    and `batch_keys` belong to the whole batch: a step registered there runs once, right
+    before COMMIT, whether or not the job that registered it was rolled back.
+    """
 
     conn: sqlite3.Connection
     events: list[Any] = field(default_factory=list)  # stream events, published after COMMIT
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    cache: dict[str, Any] = field(default_factory=dict)
+    before_commit: list[Callable[[sqlite3.Connection], Any]] = field(default_factory=list)
+    batch_keys: set[Any] = field(default_factory=set)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """Run one statement on the write connection."""
@@ -83,7 +95,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.create_function("fold", 1, fold, deterministic=True)
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     if readonly:
         conn.execute("PRAGMA query_only = ON")
     else:
@@ -107,59 +119,87 @@ def apply_schema(conn: sqlite3.Connection) -> None:
 class _WriteJob:
     fn: Callable[[Tx], Any]
     future: asyncio.Future[Any]
+    heavy: bool
 
 
-_STOP = object()
+@dataclass(slots=True)
+class _Batch:
+    jobs: list[_WriteJob]
+    outcomes: list[tuple[_WriteJob, bool, Any]] = field(default_factory=list)
+    events: list[Any] = field(default_factory=list)
+    callbacks: list[Callable[[], None]] = field(default_factory=list)
+    before_commit: list[Callable[[sqlite3.Connection], Any]] = field(default_factory=list)
+    keys: set[Any] = field(default_factory=set)
 
 
 class Database:
-    """The single writer and the read pool of one SQLite file."""
+    """The single writer and the read pool of one SQLite file.
+
+    Light writes (the hot path: a message and its events, a few statements of microseconds
+    each) run on the event loop, where they cost no thread hand-off; only BEGIN when the lock
+    is taken, and COMMIT with its fsync, go to the writer thread, and while it syncs the next
+    batch gathers. Heavy writes (`heavy=True`: indexing, retention, figures) run whole on the
+    writer thread so they never stall the loop.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending: deque[_WriteJob] = deque()
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._conn: sqlite3.Connection | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
         self._publisher: Publisher = lambda events: None
-        self._thread: threading.Thread | None = None
         self._readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="db-read")
         self._local = threading.local()
         self._read_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self.batches = 0  # transactions committed (for benchmarks)
         self.jobs = 0
+        self._cache: dict[str, Any] = {}  # the writer's memory across transactions
 
     def set_publisher(self, publisher: Publisher) -> None:
         """Route committed events (called on the event loop, in commit order)."""
         self._publisher = publisher
 
     async def open(self) -> None:
-        """Apply the schema and start the writer thread."""
+        """Apply the schema and start the writer."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._loop = asyncio.get_running_loop()
-        ready: asyncio.Future[None] = self._loop.create_future()
-        self._thread = threading.Thread(
-            target=self._run_writer, args=(ready,), name="db-writer", daemon=True
-        )
-        self._thread.start()
-        await ready
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._writer, self._open_writer)
+        self._wake = asyncio.Event()
+        self._task = loop.create_task(self._run_writer())
+
+    def _open_writer(self) -> sqlite3.Connection:
+        conn = connect(self.path)
+        apply_schema(conn)
+        return conn
 
     async def close(self) -> None:
         """Let queued writes commit, then stop the writer and close every connection."""
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
-            self._thread = None
+        if self._task is not None:
+            self._closing = True
+            assert self._wake is not None
+            self._wake.set()
+            await self._task
+            self._task = None
+        if self._conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._writer, self._conn.close)
+            self._conn = None
+        self._writer.shutdown(wait=True)
         self._readers.shutdown(wait=True)
         with self._lock:
             for conn in self._read_conns:
                 conn.close()
             self._read_conns.clear()
 
-    async def write(self, fn: Callable[[Tx], T]) -> T:
+    async def write(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
         """Run `fn(tx)` atomically on the write connection; return its result."""
-        assert self._loop is not None, "database not open"
-        future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put(_WriteJob(fn, future))
+        assert self._wake is not None and not self._closing, "database not open"
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append(_WriteJob(fn, future, heavy))
+        self._wake.set()
         return await future
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -167,7 +207,7 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._run_read, fn)
 
-    # -- threads -----------------------------------------------------------------------------
+    # -- reads -------------------------------------------------------------------------------
 
     def _reader_conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -186,92 +226,123 @@ class Database:
         finally:
             conn.execute("COMMIT")
 
-    def _run_writer(self, ready: asyncio.Future[None]) -> None:
-        loop = self._loop
-        assert loop is not None
-        try:
-            conn = connect(self.path)
-            apply_schema(conn)
-        except BaseException as exc:  # report start-up failure to open()
-            loop.call_soon_threadsafe(_set_exception, ready, exc)
-            return
-        loop.call_soon_threadsafe(_set_result, ready, None)
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            jobs = [first]
-            while len(jobs) < MAX_GROUP:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stopping = True
-                    break
-                jobs.append(nxt)
-            self._run_batch(conn, jobs)
-        conn.close()
+    # -- the writer --------------------------------------------------------------------------
 
-    def _run_batch(self, conn: sqlite3.Connection, jobs: list[_WriteJob]) -> None:
-        loop = self._loop
-        assert loop is not None
-        outcomes: list[tuple[_WriteJob, bool, Any]] = []
-        events: list[Any] = []
-        callbacks: list[Callable[[], None]] = []
+    def _take(self) -> tuple[list[_WriteJob], bool]:
+        """The next batch: consecutive light jobs, or consecutive heavy ones."""
+        heavy = self._pending[0].heavy
+        jobs: list[_WriteJob] = []
+        while self._pending and len(jobs) < MAX_GROUP and self._pending[0].heavy == heavy:
+            jobs.append(self._pending.popleft())
+        return jobs, heavy
+
+    async def _run_writer(self) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._wake is not None and self._conn is not None
+        conn = self._conn
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            jobs, heavy = self._take()
+            batch = _Batch(jobs)
+            try:
+                if heavy:
+                    await loop.run_in_executor(self._writer, self._run_locked, conn, batch)
+                else:
+                    await self._begin(conn)
+                    self._run_jobs(conn, batch, deadline=time.perf_counter() + INLINE_BUDGET)
+                    _before_commit(conn, batch)
+                    await loop.run_in_executor(self._writer, _commit, conn)
+            except BaseException as exc:  # BEGIN or COMMIT failed: nothing in the batch happened
+                log.exception("write batch failed", extra={"fields": {"jobs": len(jobs)}})
+                self._cache.clear()  # it may describe rows that were never committed
+                if conn.in_transaction:
+                    await loop.run_in_executor(self._writer, conn.execute, "ROLLBACK")
+                for job in jobs:
+                    _set_exception(job.future, exc if isinstance(exc, Exception) else RuntimeError())
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            self.batches += 1
+            self.jobs += len(batch.outcomes)
+            self._finish_batch(batch)
+
+    async def _begin(self, conn: sqlite3.Connection) -> None:
+        """BEGIN IMMEDIATE on the loop; only when another process holds the lock, wait off it."""
+        conn.execute("PRAGMA busy_timeout = 0")
         try:
             conn.execute("BEGIN IMMEDIATE")
-            for job in jobs:
-                tx = Tx(conn)
-                conn.execute("SAVEPOINT job")
-                try:
-                    result = job.fn(tx)
-                except BaseException as exc:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                    outcomes.append((job, False, exc))
-                    continue
-                conn.execute("RELEASE job")
-                outcomes.append((job, True, result))
-                events.extend(tx.events)
-                callbacks.extend(tx.after_commit)
-            conn.execute("COMMIT")
-        except BaseException as exc:  # the commit itself failed: nothing in the batch happened
-            log.exception("write batch failed", extra={"fields": {"jobs": len(jobs)}})
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for job in jobs:
-                loop.call_soon_threadsafe(_set_exception, job.future, exc)
-            return
-        self.batches += 1
-        self.jobs += len(jobs)
-        # One wake-up of the loop per batch; publishing comes first, so a REST reply never
-        # overtakes its own event.
-        loop.call_soon_threadsafe(self._finish_batch, events, callbacks, outcomes)
+        except sqlite3.OperationalError:
+            pass  # locked by another process (the CLI): wait for it on the writer thread
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not conn.in_transaction:
+            await asyncio.get_running_loop().run_in_executor(self._writer, conn.execute,
+                                                             "BEGIN IMMEDIATE")
 
-    def _finish_batch(
-        self,
-        events: list[Any],
-        callbacks: list[Callable[[], None]],
-        outcomes: list[tuple[_WriteJob, bool, Any]],
-    ) -> None:
-        """On the loop: publish the batch's events, run hooks, answer the callers."""
-        if events:
+    def _run_locked(self, conn: sqlite3.Connection, batch: _Batch) -> None:
+        """A whole batch on the writer thread (heavy jobs)."""
+        conn.execute("BEGIN IMMEDIATE")
+        self._run_jobs(conn, batch, deadline=None)
+        _before_commit(conn, batch)
+        _commit(conn)
+
+    def _run_jobs(self, conn: sqlite3.Connection, batch: _Batch, deadline: float | None) -> None:
+        """Each job in its own savepoint: a failing job undoes only itself.
+
+        Past the deadline the rest of the batch goes back to the queue, so one long batch never
+        holds the loop for long.
+        """
+        for i, job in enumerate(batch.jobs):
+            if deadline is not None and i and time.perf_counter() > deadline:
+                self._pending.extendleft(reversed(batch.jobs[i:]))
+                del batch.jobs[i:]
+                break
+            tx = Tx(conn, cache=self._cache, before_commit=batch.before_commit, batch_keys=batch.keys)
+            conn.execute("SAVEPOINT job")
             try:
-                self._publisher(events)
+                result = job.fn(tx)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                batch.outcomes.append((job, False, exc))
+                continue
+            conn.execute("RELEASE job")
+            batch.outcomes.append((job, True, result))
+            batch.events.extend(tx.events)
+            batch.callbacks.extend(tx.after_commit)
+
+    def _finish_batch(self, batch: _Batch) -> None:
+        """After COMMIT: publish the events, run hooks, answer the callers (in that order, so a
+        REST reply never overtakes its own event)."""
+        if batch.events:
+            try:
+                self._publisher(batch.events)
             except Exception:
                 log.exception("publishing committed events failed")
-        for cb in callbacks:
+        for cb in batch.callbacks:
             try:
                 cb()
             except Exception:
                 log.exception("after-commit hook failed")
-        for job, ok, value in outcomes:
+        for job, ok, value in batch.outcomes:
             if ok:
                 _set_result(job.future, value)
             else:
                 _set_exception(job.future, value)
+
+
+def _commit(conn: sqlite3.Connection) -> None:
+    conn.execute("COMMIT")
+
+
+def _before_commit(conn: sqlite3.Connection, batch: _Batch) -> None:
+    for step in batch.before_commit:
+        step(conn)
 
 
 def _set_result(future: asyncio.Future[Any], value: Any) -> None:

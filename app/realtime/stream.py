@@ -68,10 +68,11 @@ def create_stream(tx: Tx, tenant_id: int) -> None:
 def reset_stream(tx: Tx, tenant_id: int) -> str:
     """Forget a tenant's history: new epoch, so every cursor held by clients is refused."""
     epoch = new_epoch()
+    head = _allocate(tx, tenant_id, 0)
     tx.execute("DELETE FROM rt_event WHERE tenant_id = ?", (tenant_id,))
     tx.execute(
-        "UPDATE rt_stream SET epoch = ?, pruned_through = head WHERE tenant_id = ?",
-        (epoch, tenant_id),
+        "UPDATE rt_stream SET epoch = ?, pruned_through = ? WHERE tenant_id = ?",
+        (epoch, head, tenant_id),
     )
     return epoch
 
@@ -100,42 +101,51 @@ def append_many(
     tx: Tx, tenant_id: int, events: Iterable[tuple[str, Any, object | None]], *,
     audience: str | None = None,
 ) -> int:
-    """Append several (name, data, key) events with one seq allocation; return the last seq."""
+    """Append several (name, data, key) events; return the last seq.
+
+    Seqs come from the writer's in-memory head (loaded once per tenant, stored back once per
+    batch just before COMMIT). A job that rolls back leaves a gap, which clients accept.
+    Latest-wins rows are not deleted here: readers take the newest row per key and retention
+    removes the older ones, which keeps the hot path to one INSERT.
+    """
     batch = list(events)
     specs = [lookup(name) for name, _, _ in batch]
     for spec in specs:
         if spec.cls is EventClass.EPHEMERAL:
             raise ValueError(f"{spec.internal} is ephemeral; publish it through the hub")
-    row = tx.execute(
-        "UPDATE rt_stream SET head = head + ? WHERE tenant_id = ? RETURNING head",
-        (len(batch), tenant_id),
-    ).fetchone()
-    if row is None:
-        raise LookupError(f"no stream for tenant {tenant_id}")
-    last = row[0]
-    seq = last - len(batch)
+    seq = _allocate(tx, tenant_id, len(batch))
     ts = now_ms()
     rows = []
     for spec, (name, data, key) in zip(specs, batch, strict=True):
         seq += 1
-        ckey = coalesce_key(spec, key)
         payload = frames.dumps(data)
-        if ckey is not None:
-            # Latest-wins: the newest row per key is the only one worth replaying.
-            tx.execute(
-                "DELETE FROM rt_event WHERE tenant_id = ? AND coalesce_key = ?", (tenant_id, ckey)
-            )
-        rows.append((tenant_id, seq, name, ckey, audience, payload, ts))
+        rows.append((tenant_id, seq, name, coalesce_key(spec, key), audience, payload, ts))
         tx.events.append(build_event(tenant_id, seq, name, payload, ts, audience))
-    # A key repeated within the batch keeps only its last row, as sequential appends would.
-    keys = [r[3] for r in rows]
-    stored = [r for i, r in enumerate(rows) if r[3] is None or r[3] not in keys[i + 1:]]
     tx.conn.executemany(
         "INSERT INTO rt_event (tenant_id, seq, name, coalesce_key, audience, payload, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        stored,
+        rows,
     )
-    return last
+    return seq
+
+
+def _allocate(tx: Tx, tenant_id: int, n: int) -> int:
+    """Reserve n seqs; return the one before the first. Only the server's writer appends."""
+    heads: dict[int, int] = tx.cache.setdefault("stream_heads", {})
+    head = heads.get(tenant_id)
+    if head is None:
+        row = tx.execute("SELECT head FROM rt_stream WHERE tenant_id = ?", (tenant_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"no stream for tenant {tenant_id}")
+        head = row[0]
+    heads[tenant_id] = head + n
+    if tenant_id not in tx.batch_keys:
+        tx.batch_keys.add(tenant_id)
+        tx.before_commit.append(
+            lambda conn: conn.execute("UPDATE rt_stream SET head = ? WHERE tenant_id = ?",
+                                      (heads[tenant_id], tenant_id))
+        )
+    return head
 
 
 def read_state(conn: sqlite3.Connection, tenant_id: int) -> StreamState:
@@ -168,11 +178,15 @@ def decide_resume(state: StreamState, epoch: str | None, since: int | None) -> R
 def iter_after(
     conn: sqlite3.Connection, tenant_id: int, since: int, upto: int, limit: int
 ) -> Iterator[sqlite3.Row]:
-    """Stored events with since < seq <= upto, oldest first, at most `limit`."""
+    """Stored events with since < seq <= upto, oldest first, at most `limit`; of latest-wins
+    events only the newest per key."""
     return iter(
         conn.execute(
-            "SELECT seq, name, audience, payload, created_at FROM rt_event"
-            " WHERE tenant_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            "SELECT seq, name, audience, payload, created_at FROM rt_event e"
+            " WHERE tenant_id = ? AND seq > ? AND seq <= ? AND (coalesce_key IS NULL OR seq = ("
+            "   SELECT MAX(seq) FROM rt_event x"
+            "   WHERE x.tenant_id = e.tenant_id AND x.coalesce_key = e.coalesce_key))"
+            " ORDER BY seq LIMIT ?",
             (tenant_id, since, upto, limit),
         )
     )
@@ -191,7 +205,12 @@ def prune(tx: Tx, *, max_age_ms: int, keep_events: int, now: int | None = None) 
     Raises each tenant's `pruned_through` to the highest seq removed; returns rows removed.
     """
     cutoff = (now if now is not None else now_ms()) - max_age_ms
-    removed = 0
+    # Latest-wins rows that a newer row with the same key replaced are never read again.
+    removed = tx.execute(
+        "DELETE FROM rt_event WHERE coalesce_key IS NOT NULL AND seq < ("
+        " SELECT MAX(seq) FROM rt_event x"
+        " WHERE x.tenant_id = rt_event.tenant_id AND x.coalesce_key = rt_event.coalesce_key)"
+    ).rowcount
     streams = tx.execute("SELECT tenant_id, head FROM rt_stream").fetchall()
     for tenant_id, head_seq in streams:
         limit_seq = head_seq - keep_events

@@ -40,7 +40,7 @@ class Retention:
             messages.prune_orphans(tx, ORPHAN_MAX_AGE_MS)
             return stream.prune(tx, max_age_ms=self.max_age_ms, keep_events=self.keep_events)
 
-        return await self._db.write(prune)
+        return await self._db.write(prune, heavy=True)
 
     async def _run(self) -> None:
         while True:

@@ -96,7 +96,7 @@ class StatsCoalescer:
 
     async def _emit(self, tenant_id: int) -> None:
         try:
-            await self._db.write(lambda tx: emit(tx, tenant_id))
+            await self._db.write(lambda tx: emit(tx, tenant_id), heavy=True)
         except Exception:
             log.exception("stats emit failed", extra={"fields": {"tenant": tenant_id}})
         finally:

@@ -1,0 +1,64 @@
+"""The stream's bookkeeping: seqs survive restarts, rolled-back jobs leave gaps, retention
+drops superseded latest-wins rows without moving the resume mark."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.db import Database, Tx
+from app.realtime import stream
+from app.services import tenants
+
+
+async def open_db(path) -> Database:
+    db = Database(path)
+    await db.open()
+    return db
+
+
+async def test_seqs_continue_after_a_restart(tmp_path) -> None:
+    db = await open_db(tmp_path / "s.db")
+    tenant = await db.write(lambda tx: tenants.create_tenant(tx, "acme", "Acme"))
+    for _ in range(3):
+        await db.write(lambda tx: stream.append(tx, tenant.id, "message:new", {"n": 1}))
+    await db.close()
+    db = await open_db(tmp_path / "s.db")
+    seq = await db.write(lambda tx: stream.append(tx, tenant.id, "message:new", {"n": 2}))
+    assert seq == 4
+    assert (await db.read(lambda c: stream.read_state(c, tenant.id))).head == 4
+    await db.close()
+
+
+async def test_a_rolled_back_job_leaves_a_gap_and_no_event(tmp_path) -> None:
+    db = await open_db(tmp_path / "s.db")
+    published: list[int] = []
+    db.set_publisher(lambda events: published.extend(e.seq for e in events))
+    tenant = await db.write(lambda tx: tenants.create_tenant(tx, "acme", "Acme"))
+
+    def failing(tx: Tx) -> None:
+        stream.append(tx, tenant.id, "message:new", {"lost": True})
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await db.write(failing)
+    seq = await db.write(lambda tx: stream.append(tx, tenant.id, "message:new", {"kept": True}))
+    assert seq == 2 and published == [2]
+    rows = await db.read(lambda c: [r["seq"] for r in stream.iter_after(c, tenant.id, 0, 10, 10)])
+    assert rows == [2]
+    await db.close()
+
+
+async def test_retention_drops_superseded_rows_but_not_the_resume_mark(tmp_path) -> None:
+    db = await open_db(tmp_path / "s.db")
+    tenant = await db.write(lambda tx: tenants.create_tenant(tx, "acme", "Acme"))
+    for n in range(5):
+        await db.write(lambda tx, n=n: stream.append(tx, tenant.id, "stats:updated", {"n": n}))
+    stored = await db.read(lambda c: c.execute("SELECT COUNT(*) FROM rt_event").fetchone()[0])
+    assert stored == 5  # the hot path only inserts
+    replay = await db.read(lambda c: [r["seq"] for r in stream.iter_after(c, tenant.id, 0, 5, 10)])
+    assert replay == [5]  # readers see only the newest per key
+    removed = await db.write(lambda tx: stream.prune(tx, max_age_ms=10**9, keep_events=10**6))
+    assert removed == 4
+    state = await db.read(lambda c: stream.read_state(c, tenant.id))
+    assert state.pruned_through == 0 and state.head == 5
+    await db.close()
