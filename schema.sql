@@ -120,6 +120,18 @@ CREATE TABLE IF NOT EXISTS orphan_statuses (
   PRIMARY KEY (tenant_id, wa_id, status)
 ) STRICT, WITHOUT ROWID;
 
+-- Verified provider webhooks, kept from the 200 until applied (app/services/webhook_queue.py).
+CREATE TABLE IF NOT EXISTS webhook_inbox (
+  id           INTEGER PRIMARY KEY,
+  tenant_id    INTEGER NOT NULL,
+  provider     TEXT NOT NULL,
+  body         BLOB NOT NULL,
+  received_at  INTEGER NOT NULL,
+  failed_at    INTEGER,                -- set when applying it failed: kept for an operator
+  error        TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS webhook_inbox_pending ON webhook_inbox(id) WHERE failed_at IS NULL;
+
 -- The WhatsApp link of each tenant, as last known.
 CREATE TABLE IF NOT EXISTS whatsapp_sessions (
   tenant_id   INTEGER PRIMARY KEY REFERENCES tenants(id),
@@ -159,7 +171,7 @@ CREATE TABLE IF NOT EXISTS rt_event (
   created_at    INTEGER NOT NULL,
   PRIMARY KEY (tenant_id, seq)
 ) STRICT, WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS rt_event_age ON rt_event(tenant_id, created_at);
+DROP INDEX IF EXISTS rt_event_age;  -- retention bisects on seq instead (stream.prune)
 CREATE INDEX IF NOT EXISTS rt_event_key ON rt_event(tenant_id, coalesce_key) WHERE coalesce_key IS NOT NULL;
 
 PRAGMA user_version = 2;

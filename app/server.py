@@ -23,6 +23,7 @@ from app.db import Database
 from app.i18n import t
 from app.realtime import const, longpoll, ws
 from app.realtime.connection import Connection
+from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
 from app.services import link, whatsapp_config
 from app.services.inbox import Inbox
@@ -31,7 +32,9 @@ from app.services.retention import Retention
 from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
+from app.services.webhook_queue import WebhookQueue
 from app.web import api_auth, api_inbox, api_whatsapp, pages, webhooks
+from app.web.bodies import MAX_BODY_BYTES
 from app.web.errors import error_middleware
 from app.whatsapp.cloud import CloudProvider
 from app.whatsapp.registry import ProviderRegistry
@@ -47,7 +50,7 @@ def create_app(config: Config) -> web.Application:
     if not config.secret:
         raise ValueError("config.secret must be set (see config.resolve_secret)")
     app = web.Application(middlewares=[error_middleware, auth_middleware],
-                          client_max_size=1024 * 1024)
+                          client_max_size=MAX_BODY_BYTES)
     app[keys.CONFIG] = config
     app[keys.SOCKETS] = weakref.WeakSet()
     env = aiohttp_jinja2.setup(
@@ -81,6 +84,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[keys.DB] = db
     app[keys.HUB] = hub
     hub.set_closer(ws.close_connection)
+    heartbeat = app[keys.HEARTBEAT] = Heartbeat(config.ping_interval, config.pong_timeout, hub.close)
     hub.set_presence_hook(
         lambda conn, online: _presence(hub, conn, online)
     )
@@ -103,11 +107,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     providers.add(cloud)
     outbox = app[keys.OUTBOX] = OutboxWorker(db, providers)
     inbox.on_queued = outbox.wake
+    webhook_queue = app[keys.WEBHOOKS] = WebhookQueue(db, inbox)
 
     await db.write(link.reset_transient)
     for tenant_id, phone in await db.read(_paired_sandboxes):
         sandbox.restore(tenant_id, phone)
     await outbox.start()
+    webhook_queue.start()
     retention = Retention(db, max_age_ms=config.retention_seconds * 1000,
                           keep_events=config.retention_events, period=config.retention_period)
     retention.start()
@@ -115,7 +121,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        heartbeat.stop()
         await retention.stop()
+        await webhook_queue.stop()
         await outbox.stop()
         await sandbox.close()
         await http.close()

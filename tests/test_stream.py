@@ -62,3 +62,20 @@ async def test_retention_drops_superseded_rows_but_not_the_resume_mark(tmp_path)
     state = await db.read(lambda c: stream.read_state(c, tenant.id))
     assert state.pruned_through == 0 and state.head == 5
     await db.close()
+
+
+async def test_retention_keeps_the_newest_n_and_the_last_day(tmp_path) -> None:
+    db = await open_db(tmp_path / "s.db")
+    tenant = await db.write(lambda tx: tenants.create_tenant(tx, "acme", "Acme"))
+    for n in range(10):
+        await db.write(lambda tx, n=n: stream.append(tx, tenant.id, "message:new", {"n": n}))
+    # Seqs 1-6 are two days old, 7-10 are fresh.
+    await db.write(lambda tx: tx.execute("UPDATE rt_event SET created_at = 0 WHERE seq <= 6"))
+    day = 24 * 3600 * 1000
+    # Keeping 2: only the old ones may go, so the mark stops at 6, not at 8.
+    assert await db.write(lambda tx: stream.prune(tx, max_age_ms=day, keep_events=2)) == 6
+    state = await db.read(lambda c: stream.read_state(c, tenant.id))
+    assert state.pruned_through == 6
+    # Keeping 8 of what remains: nothing old is left beyond the newest 8, nothing goes.
+    assert await db.write(lambda tx: stream.prune(tx, max_age_ms=day, keep_events=8)) == 0
+    await db.close()

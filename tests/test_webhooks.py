@@ -7,9 +7,12 @@ import io
 from typing import Any
 
 import orjson
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from app import keys
+from app.services import webhook_queue
 from app.whatsapp.cloud import parse_webhook, sign
 from tests.conftest import Actor, make_actor, next_event, next_frame
 
@@ -84,13 +87,14 @@ async def test_signed_webhook_is_committed_and_announced_once(alice: Actor) -> N
     ws, _ = await alice.ws()
     body = payload("1001", text("wamid.A1", "¿Tienen la canción en vinilo? 🎵"))
     resp = await post_hook(alice, body)
-    assert resp.status == 200 and (await resp.json())["new"] == 1
+    assert resp.status == 200 and (await resp.json())["ok"] is True
     event = await next_event(ws, "new_message")
     assert event["data"]["message"]["body"] == "¿Tienen la canción en vinilo? 🎵"
     assert event["data"]["conversation"]["contact"]["name"] == "Sheena Ñandú"
     # Meta retries: the same delivery again creates nothing.
     again = await post_hook(alice, body)
-    assert again.status == 200 and (await again.json())["new"] == 0
+    assert again.status == 200
+    await alice.client.app[keys.WEBHOOKS].idle()
     await ws.send_json({"type": "call", "id": 1, "method": "presence"})
     while (frame := await next_frame(ws))["type"] != "result":
         assert frame.get("event") != "new_message", frame
@@ -117,7 +121,8 @@ async def test_webhooks_never_cross_tenants(alice: Actor, bob: Actor) -> None:
     await make_cloud(bob, "2002")
     # A's number delivered to B's URL (signed with B's secret) is skipped, not stored in B.
     resp = await post_hook(bob, payload("1001", text("wamid.X", "para A")))
-    assert resp.status == 200 and (await resp.json())["new"] == 0
+    assert resp.status == 200
+    await bob.client.app[keys.WEBHOOKS].idle()
     # A's secret does not open B's URL.
     resp = await post_hook(bob, payload("2002", text("wamid.Y", "x")), secret=SECRET + "acme")
     assert resp.status == 401
@@ -153,6 +158,7 @@ async def test_cloud_send_and_receipts(alice: Actor) -> None:
         connect = await alice.post("/api/v1/whatsapp/connect")
         assert connect.status == 202
         await post_hook(alice, payload("1001", text("wamid.IN1", "hola")))
+        await alice.client.app[keys.WEBHOOKS].idle()
         conv_id = (await (await alice.get("/api/v1/conversations")).json())["items"][0]["id"]
         ws, _ = await alice.ws()
         sent = await alice.post(f"/api/v1/conversations/{conv_id}/messages", {"body": "¡Hola!"},
@@ -185,3 +191,42 @@ async def test_oversized_webhook_is_refused(alice: Actor) -> None:
                                    headers={"X-Hub-Signature-256": sign(SECRET + "acme", body)})
     assert resp.status == 413
     assert (await resp.json())["error"]["code"] == "payload_too_large"
+
+
+async def test_delivery_is_kept_until_applied_even_across_a_stop(alice: Actor) -> None:
+    await make_cloud(alice, "1001")
+    queue = alice.client.app[keys.WEBHOOKS]
+    await queue.stop()  # as if the process died right after answering 200
+    resp = await post_hook(alice, payload("1001", text("wamid.K1", "guardado")))
+    assert resp.status == 200
+    db = alice.client.app[keys.DB]
+    kept = await db.read(lambda c: c.execute("SELECT COUNT(*) FROM webhook_inbox").fetchone()[0])
+    assert kept == 1
+    assert (await (await alice.get("/api/v1/conversations")).json())["items"] == []
+    queue.start()  # the next start applies what was left
+    await queue.idle()
+    listed = await (await alice.get("/api/v1/conversations")).json()
+    assert listed["items"][0]["last_message"]["body"] == "guardado"
+    assert await db.read(lambda c: c.execute("SELECT COUNT(*) FROM webhook_inbox").fetchone()[0]) == 0
+
+
+async def test_a_delivery_that_cannot_be_applied_is_kept_and_does_not_block(
+    alice: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await make_cloud(alice, "1001")
+    real = webhook_queue.parse_webhook
+
+    def flaky(payload: Any, phone_number_id: str) -> Any:
+        if "boom" in orjson.dumps(payload).decode():
+            raise ValueError("cannot apply")
+        return real(payload, phone_number_id)
+
+    monkeypatch.setattr(webhook_queue, "parse_webhook", flaky)
+    assert (await post_hook(alice, payload("1001", text("wamid.F1", "boom")))).status == 200
+    assert (await post_hook(alice, payload("1001", text("wamid.F2", "after")))).status == 200
+    await alice.client.app[keys.WEBHOOKS].idle()
+    listed = await (await alice.get("/api/v1/conversations")).json()
+    assert [c["last_message"]["body"] for c in listed["items"]] == ["after"]
+    failed = await alice.client.app[keys.DB].read(
+        lambda c: c.execute("SELECT error FROM webhook_inbox WHERE failed_at IS NOT NULL").fetchall())
+    assert [r[0] for r in failed] == ["ValueError"]

@@ -199,6 +199,29 @@ def row_frame(tenant_id: int, row: sqlite3.Row) -> StreamEvent:
     )
 
 
+def _last_older_than(tx: Tx, tenant_id: int, lo: int, hi: int, cutoff: int) -> int | None:
+    """The highest stored seq in [lo, hi] created before `cutoff`.
+
+    Seqs are allocated in time order, so created_at grows with seq and a binary search over
+    primary-key probes finds it; no index on created_at has to be kept up on every insert.
+    """
+    best = None
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        row = tx.execute(
+            "SELECT seq, created_at FROM rt_event WHERE tenant_id = ? AND seq >= ? AND seq <= ?"
+            " ORDER BY seq LIMIT 1",
+            (tenant_id, mid, hi),
+        ).fetchone()
+        if row is None:
+            hi = mid - 1
+        elif row[1] < cutoff:
+            best, lo = row[0], row[0] + 1
+        else:
+            hi = mid - 1
+    return best
+
+
 def prune(tx: Tx, *, max_age_ms: int, keep_events: int, now: int | None = None) -> int:
     """Retention: drop events both older than the age limit and beyond the newest N per tenant.
 
@@ -211,15 +234,12 @@ def prune(tx: Tx, *, max_age_ms: int, keep_events: int, now: int | None = None) 
         " SELECT MAX(seq) FROM rt_event x"
         " WHERE x.tenant_id = rt_event.tenant_id AND x.coalesce_key = rt_event.coalesce_key)"
     ).rowcount
-    streams = tx.execute("SELECT tenant_id, head FROM rt_stream").fetchall()
-    for tenant_id, head_seq in streams:
+    streams = tx.execute("SELECT tenant_id, head, pruned_through FROM rt_stream").fetchall()
+    for tenant_id, head_seq, pruned in streams:
         limit_seq = head_seq - keep_events
-        if limit_seq <= 0:
+        if limit_seq <= pruned:
             continue
-        top = tx.execute(
-            "SELECT MAX(seq) FROM rt_event WHERE tenant_id = ? AND seq <= ? AND created_at < ?",
-            (tenant_id, limit_seq, cutoff),
-        ).fetchone()[0]
+        top = _last_older_than(tx, tenant_id, pruned + 1, limit_seq, cutoff)
         if top is None:
             continue
         # Everything at or below `top` goes, including rows younger than the cutoff that sit

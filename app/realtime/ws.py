@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from typing import Any
 
@@ -71,6 +70,7 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
         sockets.discard(ws)
         if conn is not None:
             conn.mark_closed()
+            request.app[keys.HEARTBEAT].remove(conn)
             request.app[keys.HUB].unregister(conn)
             log.debug("ws closed", extra={"fields": {**conn.info(), "code": ws.close_code}})
     return ws
@@ -195,7 +195,7 @@ async def _go_live(
             pass
         return None
     conn.go_live(state.head)
-    _start_timers(conn, config.ping_interval, config.pong_timeout, app)
+    _start_timers(conn, app)
     log.debug("ws live", extra={"fields": {**conn.info(), "resume": decision.value}})
     return conn
 
@@ -206,32 +206,13 @@ def _half_full(conn: Connection) -> bool:
             or (conn.pending_bytes + conn.buffered()) * 2 > const.MAX_PENDING_BYTES)
 
 
-def _start_timers(conn: Connection, interval: float, pong_timeout: float, app: web.Application) -> None:
-    """Heartbeat on its own random offset, and the token's expiry."""
-    loop = asyncio.get_running_loop()
+def _start_timers(conn: Connection, app: web.Application) -> None:
+    """Heartbeat from the shared wheel, and the token's expiry."""
     hub = app[keys.HUB]
-
-    def ping() -> None:
-        if conn.closed:
-            return
-        sent_at = time.monotonic()
-        conn.send_now(frames.PING_FRAME)
-        conn.timers["pong"] = loop.call_later(pong_timeout, check, sent_at)
-
-    def check(sent_at: float) -> None:
-        if conn.closed:
-            return
-        if conn.last_recv < sent_at:
-            hub.close(conn, const.CLOSE_NO_PONG, "no pong in time")
-            return
-        conn.timers["ping"] = loop.call_later(max(0.0, interval - pong_timeout), ping)
-
-    # A random first ping spreads 10 000 sockets over the interval instead of one loop stall.
-    conn.timers["ping"] = loop.call_later(random.uniform(interval / 2, interval), ping)
+    app[keys.HEARTBEAT].add(conn)
     remaining = conn.ident.expires_at - time.time()
-    conn.timers["expiry"] = loop.call_later(
-        max(0.0, remaining),
-        hub.close, conn, const.CLOSE_TOKEN_EXPIRED, "token expired",
+    conn.timers["expiry"] = asyncio.get_running_loop().call_later(
+        max(0.0, remaining), hub.close, conn, const.CLOSE_TOKEN_EXPIRED, "token expired",
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 from app.db import Database, Tx
@@ -59,37 +60,38 @@ class Inbox:
                                               "duplicate": result.duplicate}})
         return result
 
-    async def ingest_batch(
-        self, tenant_id: int, inbound: list[InboundMessage], statuses: list[StatusUpdate]
+    def ingest_items(
+        self, tx: Tx, tenant: TenantRef, inbound: list[InboundMessage], statuses: list[StatusUpdate]
     ) -> tuple[int, int]:
-        """A provider delivery of many items, committed in one write; one bad item skips alone.
+        """Inside a write: a provider delivery of many items; one bad item skips alone.
 
-        Returns (new messages, items that failed).
+        A delivery of one item runs without its own savepoint (the caller's covers it, and its
+        failure is the caller's to record). Returns (new messages, items that failed).
         """
-        ref = await self._ref(tenant_id)
+        isolate = len(inbound) + len(statuses) > 1
+        guard = tx.savepoint if isolate else nullcontext
+        outcome = {"new": 0, "failed": 0}
 
-        def write(tx: Tx) -> tuple[int, int]:
-            new = failed = 0
-            for msg in inbound:
-                try:
-                    with tx.savepoint():
-                        new += not messages.ingest_inbound(tx, ref, msg).duplicate
-                except Exception:
-                    failed += 1
-                    log.exception("inbound item failed", extra={"fields": {"tenant": tenant_id}})
-            for update in statuses:
-                try:
-                    with tx.savepoint():
-                        messages.set_status_by_wa_id(tx, tenant_id, update.wa_id, update.status,
-                                                     update.error)
-                except Exception:
-                    failed += 1
-                    log.exception("status item failed", extra={"fields": {"tenant": tenant_id}})
-            if new:
-                self._touch(tx, tenant_id)
-            return new, failed
+        def attempt(step: Callable[[], object]) -> None:
+            try:
+                with guard():
+                    step()
+            except Exception:
+                if not isolate:
+                    raise
+                outcome["failed"] += 1
+                log.exception("delivery item failed", extra={"fields": {"tenant": tenant.id}})
 
-        return await self._db.write(write)
+        for msg in inbound:
+            def ingest(msg: InboundMessage = msg) -> None:
+                outcome["new"] += not messages.ingest_inbound(tx, tenant, msg).duplicate
+            attempt(ingest)
+        for update in statuses:
+            attempt(lambda u=update: messages.set_status_by_wa_id(tx, tenant.id, u.wa_id, u.status, u.error))
+        new, failed = outcome["new"], outcome["failed"]
+        if new:
+            self._touch(tx, tenant.id)
+        return new, failed
 
     async def status(self, tenant_id: int, update: StatusUpdate) -> None:
         """Apply a receipt (forward-only)."""

@@ -10,6 +10,8 @@ from aiohttp import web
 from app.errors import Invalid
 from app.realtime.frames import dumps
 
+MAX_BODY_BYTES = 1024 * 1024  # request bodies of the API (aiohttp answers 413 above)
+
 
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The JSON object body of a request, or a 400 that says what is wrong."""

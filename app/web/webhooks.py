@@ -12,8 +12,8 @@ from app import keys
 from app.auth.middleware import public
 from app.errors import AppError, Forbidden, Invalid, NotFound, Unauthorized
 from app.services.whatsapp_config import CloudSettings
-from app.web.bodies import json_response
-from app.whatsapp.cloud import parse_webhook, signature_ok
+from app.web.bodies import MAX_BODY_BYTES, json_response
+from app.whatsapp.cloud import signature_ok
 
 log = logging.getLogger("condorito.webhooks")
 
@@ -32,6 +32,8 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
     """The raw body, refused past `limit` bytes without reading it all into memory."""
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"body over {limit} bytes")
+    if request.content_length is not None and request.content_length <= MAX_BODY_BYTES:
+        return await request.read()  # the common, small case in one call
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):
@@ -76,14 +78,12 @@ async def handle_post(request: web.Request) -> web.Response:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise Invalid("body is not JSON", code="invalid_json") from None
-    batch = parse_webhook(payload, settings.phone_number_id)
-    new, failed = await request.app[keys.INBOX].ingest_batch(tenant_id, batch.messages, batch.statuses)
-    if batch.skipped or failed:
-        log.info("webhook items skipped", extra={"fields": {"tenant": tenant_id,
-                                                            "skipped": batch.skipped,
-                                                            "failed": failed}})
-    # 200 only after the commit: Meta retries anything else, and duplicates are deduplicated.
-    return json_response({"ok": True, "new": new})
+    if not isinstance(payload, dict):
+        raise Invalid("body must be a JSON object", code="invalid_json")
+    # 200 only after the delivery is committed: Meta retries anything else, and retries are
+    # deduplicated by message id when the delivery is applied.
+    await request.app[keys.WEBHOOKS].accept(tenant_id, "cloud", body, payload)
+    return json_response({"ok": True})
 
 
 def setup_routes(app: web.Application) -> None:
