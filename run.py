@@ -38,7 +38,7 @@ def run_write(config: Config, fn: Callable[[Tx], T]) -> T:
         try:
             tx = Tx(conn)
             result = fn(tx)
-            for step in tx.before_commit:
+            for step in (*tx.batch_before_commit, *tx.before_commit):
                 step(conn)
         except BaseException:
             conn.execute("ROLLBACK")

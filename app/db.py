@@ -38,6 +38,7 @@ MAX_GROUP = 256
 # Light jobs run on the event loop for at most this long per batch (a message costs ~0.3 ms).
 INLINE_BUDGET = 0.004
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_PERIOD = 1.0  # seconds; bounds the WAL to about a second of writes
 READERS = 3
 
 
@@ -45,33 +46,42 @@ READERS = 3
 class Tx:
     """What a write function gets: the connection and the events it appends.
 
-    `cache` is the writer's own memory across transactions (e.g. stream heads); `before_commit`
-    and `batch_keys` belong to the whole batch: a step registered there runs once, right
-    before COMMIT, whether or not the job that registered it was rolled back.
+    `cache` is the writer's own memory across transactions (e.g. stream heads). Steps in
+    `before_commit` run right before COMMIT if this job succeeded; steps in
+    `batch_before_commit` (deduplicated through `batch_keys`) belong to the whole batch and run
+    whether or not the job that registered them was rolled back.
     """
 
     conn: sqlite3.Connection
     events: list[Any] = field(default_factory=list)  # stream events, published after COMMIT
     after_commit: list[Callable[[], None]] = field(default_factory=list)
-    cache: dict[str, Any] = field(default_factory=dict)
     before_commit: list[Callable[[sqlite3.Connection], Any]] = field(default_factory=list)
+    on_rollback: list[Callable[[], None]] = field(default_factory=list)  # undo `cache` changes
+    cache: dict[str, Any] = field(default_factory=dict)
+    batch_before_commit: list[Callable[[sqlite3.Connection], Any]] = field(default_factory=list)
     batch_keys: set[Any] = field(default_factory=set)
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """Run one statement on the write connection."""
         return self.conn.execute(sql, params)
 
+    def undo(self, mark: int = 0) -> None:
+        """Run the rollback steps registered since `mark`, newest first."""
+        while len(self.on_rollback) > mark:
+            self.on_rollback.pop()()
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
-        """A nested atomic step: on error its rows and events are undone, the rest stays."""
+        """A nested atomic step: on error its rows, events and steps are undone, the rest stays."""
         self.conn.execute("SAVEPOINT step")
-        mark = len(self.events)
+        marks = len(self.events), len(self.after_commit), len(self.before_commit), len(self.on_rollback)
         try:
             yield
         except BaseException:
             self.conn.execute("ROLLBACK TO step")
             self.conn.execute("RELEASE step")
-            del self.events[mark:]
+            self.undo(marks[3])
+            del self.events[marks[0]:], self.after_commit[marks[1]:], self.before_commit[marks[2]:]
             raise
         self.conn.execute("RELEASE step")
 
@@ -158,6 +168,8 @@ class Database:
         self.batches = 0  # transactions committed (for benchmarks)
         self.jobs = 0
         self._cache: dict[str, Any] = {}  # the writer's memory across transactions
+        self._checkpointer: asyncio.Task[None] | None = None
+        self._ckpt = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
 
     def set_publisher(self, publisher: Publisher) -> None:
         """Route committed events (called on the event loop, in commit order)."""
@@ -170,14 +182,37 @@ class Database:
         self._conn = await loop.run_in_executor(self._writer, self._open_writer)
         self._wake = asyncio.Event()
         self._task = loop.create_task(self._run_writer())
+        self._checkpointer = loop.create_task(self._run_checkpoints())
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = connect(self.path)
         apply_schema(conn)
+        # Commits never copy the WAL back themselves (a copy and its fsync took up to half a
+        # second inside a COMMIT); _run_checkpoints does it beside them.
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
         return conn
+
+    async def _run_checkpoints(self) -> None:
+        """Copy the WAL into the database every CHECKPOINT_PERIOD s, without blocking writers."""
+        loop = asyncio.get_running_loop()
+        conn = await loop.run_in_executor(self._ckpt, connect, self.path)
+        try:
+            while True:
+                await asyncio.sleep(CHECKPOINT_PERIOD)
+                try:
+                    await loop.run_in_executor(self._ckpt, _checkpoint, conn)
+                except sqlite3.Error:
+                    log.exception("checkpoint failed")
+        finally:
+            await loop.run_in_executor(self._ckpt, conn.close)
 
     async def close(self) -> None:
         """Let queued writes commit, then stop the writer and close every connection."""
+        if self._checkpointer is not None:
+            self._checkpointer.cancel()
+            await asyncio.gather(self._checkpointer, return_exceptions=True)
+            self._checkpointer = None
+        self._ckpt.shutdown(wait=True)
         if self._task is not None:
             self._closing = True
             assert self._wake is not None
@@ -302,19 +337,22 @@ class Database:
                 self._pending.extendleft(reversed(batch.jobs[i:]))
                 del batch.jobs[i:]
                 break
-            tx = Tx(conn, cache=self._cache, before_commit=batch.before_commit, batch_keys=batch.keys)
+            tx = Tx(conn, cache=self._cache, batch_before_commit=batch.before_commit,
+                    batch_keys=batch.keys)
             conn.execute("SAVEPOINT job")
             try:
                 result = job.fn(tx)
             except Exception as exc:
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
+                tx.undo()
                 batch.outcomes.append((job, False, exc))
                 continue
             conn.execute("RELEASE job")
             batch.outcomes.append((job, True, result))
             batch.events.extend(tx.events)
             batch.callbacks.extend(tx.after_commit)
+            batch.before_commit.extend(tx.before_commit)
 
     def _finish_batch(self, batch: _Batch) -> None:
         """After COMMIT: publish the events, run hooks, answer the callers (in that order, so a
@@ -334,6 +372,11 @@ class Database:
                 _set_result(job.future, value)
             else:
                 _set_exception(job.future, value)
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    # PASSIVE: copies what no reader still needs and never waits for a lock.
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
 
 def _commit(conn: sqlite3.Connection) -> None:

@@ -48,19 +48,36 @@ async def test_a_rolled_back_job_leaves_a_gap_and_no_event(tmp_path) -> None:
     await db.close()
 
 
-async def test_retention_drops_superseded_rows_but_not_the_resume_mark(tmp_path) -> None:
+async def test_a_latest_wins_row_replaces_the_previous_one_at_commit(tmp_path) -> None:
     db = await open_db(tmp_path / "s.db")
     tenant = await db.write(lambda tx: tenants.create_tenant(tx, "acme", "Acme"))
+
+    def count(c) -> int:
+        return c.execute("SELECT COUNT(*) FROM rt_event WHERE coalesce_key IS NOT NULL").fetchone()[0]
+
     for n in range(5):
         await db.write(lambda tx, n=n: stream.append(tx, tenant.id, "stats:updated", {"n": n}))
-    stored = await db.read(lambda c: c.execute("SELECT COUNT(*) FROM rt_event").fetchone()[0])
-    assert stored == 5  # the hot path only inserts
-    replay = await db.read(lambda c: [r["seq"] for r in stream.iter_after(c, tenant.id, 0, 5, 10)])
-    assert replay == [5]  # readers see only the newest per key
-    removed = await db.write(lambda tx: stream.prune(tx, max_age_ms=10**9, keep_events=10**6))
-    assert removed == 4
-    state = await db.read(lambda c: stream.read_state(c, tenant.id))
-    assert state.pruned_through == 0 and state.head == 5
+    assert await db.read(count) == 1
+    replay = await db.read(lambda c: [r["payload"] for r in stream.iter_after(c, tenant.id, 0, 5, 10)])
+    assert replay == [b'{"n":4}']
+
+    def failing(tx: Tx) -> None:
+        stream.append(tx, tenant.id, "stats:updated", {"n": "lost"})
+        raise RuntimeError("boom")
+
+    # A job that rolls back must not take the current row with it.
+    with pytest.raises(RuntimeError):
+        await db.write(failing)
+    replay = await db.read(lambda c: [r["payload"] for r in stream.iter_after(c, tenant.id, 0, 9, 10)])
+    assert replay == [b'{"n":4}']
+    # ...and the next one still replaces it (no orphan left behind).
+    await db.write(lambda tx: stream.append(tx, tenant.id, "stats:updated", {"n": "next"}))
+    assert await db.read(count) == 1
+    await db.close()
+    # After a restart the writer remembers nothing: the key index cleans up instead.
+    db = await open_db(tmp_path / "s.db")
+    await db.write(lambda tx: stream.append(tx, tenant.id, "stats:updated", {"n": 5}))
+    assert await db.read(count) == 1
     await db.close()
 
 

@@ -22,7 +22,7 @@ class Connection:
 
     __slots__ = (
         "_backlog_handle", "_backlog_since", "_close_cb", "_drain_waiter", "_flush_cb", "_transport",
-        "batch", "closed", "held", "id", "ident", "last_recv", "last_sent_seq", "live",
+        "batch", "close_code", "closed", "held", "id", "ident", "last_recv", "last_sent_seq", "live",
         "pending", "pending_bytes", "timers", "ws",
     )
 
@@ -37,6 +37,7 @@ class Connection:
         self.batch = batch
         self.live = False                # False while replaying: live frames are held
         self.closed = False
+        self.close_code: int | None = None  # the code the server chose, when it closed
         self.held: list[tuple[int | None, bytes, bytes]] = []
         self.pending: list[bytes] = []   # raw frames (batch) or wire frames, not yet written
         self.pending_bytes = 0
@@ -53,6 +54,11 @@ class Connection:
     def attach(self, transport: asyncio.Transport) -> None:
         """Bind the socket's transport once the upgrade is done."""
         self._transport = transport
+
+    @property
+    def transport(self) -> asyncio.Transport | None:
+        """The socket's transport."""
+        return self._transport
 
     # -- outbound ----------------------------------------------------------------------------
 
@@ -131,10 +137,13 @@ class Connection:
         else:
             t.write(b"".join(items))
         waiter = self._drain_waiter
-        if waiter is not None and t.get_write_buffer_size() <= const.WRITE_HIGH_WATER:
-            self._drain_waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if waiter is not None:
+            if t.get_write_buffer_size() <= const.WRITE_HIGH_WATER:
+                self._drain_waiter = None
+                if not waiter.done():
+                    waiter.set_result(None)
+            elif self._backlog_handle is None:
+                self._arm_backlog()  # the kernel is slower than us: look again shortly
 
     def _arm_backlog(self) -> None:
         now = time.monotonic()

@@ -15,10 +15,16 @@ MAX_INBOUND_FRAME: Final = 64 * 1024
 # Per-socket outbound limits (reference §B.10, after Home Assistant's MAX_PENDING_MSG): past
 # either, the socket is closed 4001 and the client resumes from its cursor, losing nothing.
 MAX_PENDING_FRAMES: Final = 2048
-MAX_PENDING_BYTES: Final = 4 * 1024 * 1024
-# Above this many bytes in the kernel-side transport buffer we stop writing and queue instead,
-# so a client that stops reading costs at most this plus the queue limit.
-WRITE_HIGH_WATER: Final = 1024 * 1024
+MAX_PENDING_BYTES: Final = 2 * 1024 * 1024  # ~2 000 typical events: a long burst, not a stall
+# Above this many bytes in the transport's buffer we stop writing and queue instead, so a
+# client that stops reading costs at most this, the queue limit and the kernel buffer below.
+WRITE_HIGH_WATER: Final = 512 * 1024
+# The kernel send buffer per WebSocket (Linux doubles the value). Autotuning would let it grow
+# to 4 MB per socket; 256 KiB still fills a 100 ms path at 5 MB/s.
+SOCKET_SEND_BUFFER: Final = 256 * 1024
+# After a server-side close, a peer that does not take the close frame is cut after this long
+# (long enough for a phone leaving a tunnel to still read its 4001 and resume).
+CLOSE_GRACE: Final = 30.0
 # While a socket is backed up we look again this often (aiohttp offers no public drain hook for
 # raw transport writes); only backed-up sockets pay for it.
 BACKLOG_RECHECK: Final = 0.02

@@ -6,6 +6,7 @@ import secrets
 import sqlite3
 import string
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -16,6 +17,8 @@ from app.realtime import frames
 from app.realtime.names import EventClass, coalesce_key, lookup
 
 _EPOCH_ALPHABET = string.ascii_lowercase + string.digits
+# Latest-wins keys whose newest seq the writer remembers (conversations, messages' statuses...).
+MAX_REMEMBERED_KEYS = 100_000
 
 
 def now_ms() -> int:
@@ -105,8 +108,8 @@ def append_many(
 
     Seqs come from the writer's in-memory head (loaded once per tenant, stored back once per
     batch just before COMMIT). A job that rolls back leaves a gap, which clients accept.
-    Latest-wins rows are not deleted here: readers take the newest row per key and retention
-    removes the older ones, which keeps the hot path to one INSERT.
+    Readers take only the newest row per latest-wins key, so the row it replaces may go at
+    COMMIT (see _supersede).
     """
     batch = list(events)
     specs = [lookup(name) for name, _, _ in batch]
@@ -119,7 +122,10 @@ def append_many(
     for spec, (name, data, key) in zip(specs, batch, strict=True):
         seq += 1
         payload = frames.dumps(data)
-        rows.append((tenant_id, seq, name, coalesce_key(spec, key), audience, payload, ts))
+        ckey = coalesce_key(spec, key)
+        if ckey is not None:
+            _supersede(tx, tenant_id, ckey, seq)
+        rows.append((tenant_id, seq, name, ckey, audience, payload, ts))
         tx.events.append(build_event(tenant_id, seq, name, payload, ts, audience))
     tx.conn.executemany(
         "INSERT INTO rt_event (tenant_id, seq, name, coalesce_key, audience, payload, created_at)"
@@ -127,6 +133,29 @@ def append_many(
         rows,
     )
     return seq
+
+
+def _supersede(tx: Tx, tenant_id: int, ckey: str, seq: int) -> None:
+    """A latest-wins row replaces its key's previous row: delete that one just before COMMIT.
+
+    The writer remembers the newest seq per key (bounded), so the usual case is one delete by
+    primary key; a key it does not remember is cleaned through the key index once.
+    """
+    latest: OrderedDict[tuple[int, str], int] = tx.cache.setdefault("stream_latest", OrderedDict())
+    k = (tenant_id, ckey)
+    prev = latest.pop(k, None)
+    latest[k] = seq
+    if len(latest) > MAX_REMEMBERED_KEYS:
+        latest.popitem(last=False)
+    # If the job rolls back, the previous row is still the newest one.
+    tx.on_rollback.append(lambda: latest.pop(k, None) if prev is None else latest.__setitem__(k, prev))
+    if prev is not None:
+        tx.before_commit.append(lambda conn: conn.execute(
+            "DELETE FROM rt_event WHERE tenant_id = ? AND seq = ?", (tenant_id, prev)))
+    else:
+        tx.before_commit.append(lambda conn: conn.execute(
+            "DELETE FROM rt_event WHERE tenant_id = ? AND coalesce_key = ? AND seq < ?",
+            (tenant_id, ckey, seq)))
 
 
 def _allocate(tx: Tx, tenant_id: int, n: int) -> int:
@@ -141,7 +170,7 @@ def _allocate(tx: Tx, tenant_id: int, n: int) -> int:
     heads[tenant_id] = head + n
     if tenant_id not in tx.batch_keys:
         tx.batch_keys.add(tenant_id)
-        tx.before_commit.append(
+        tx.batch_before_commit.append(
             lambda conn: conn.execute("UPDATE rt_stream SET head = ? WHERE tenant_id = ?",
                                       (heads[tenant_id], tenant_id))
         )
@@ -228,12 +257,7 @@ def prune(tx: Tx, *, max_age_ms: int, keep_events: int, now: int | None = None) 
     Raises each tenant's `pruned_through` to the highest seq removed; returns rows removed.
     """
     cutoff = (now if now is not None else now_ms()) - max_age_ms
-    # Latest-wins rows that a newer row with the same key replaced are never read again.
-    removed = tx.execute(
-        "DELETE FROM rt_event WHERE coalesce_key IS NOT NULL AND seq < ("
-        " SELECT MAX(seq) FROM rt_event x"
-        " WHERE x.tenant_id = rt_event.tenant_id AND x.coalesce_key = rt_event.coalesce_key)"
-    ).rowcount
+    removed = 0
     streams = tx.execute("SELECT tenant_id, head, pruned_through FROM rt_stream").fetchall()
     for tenant_id, head_seq, pruned in streams:
         limit_seq = head_seq - keep_events

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import time
 from typing import Any
 
@@ -29,6 +31,18 @@ class _Refused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+
+
+def limit_send_buffer(transport: asyncio.BaseTransport) -> None:
+    """Cap the kernel's send buffer for this socket.
+
+    Linux lets a socket's send buffer grow to 4 MB; a client that stopped reading would then
+    cost that much before our own queue limits (and 4001) even begin to apply.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, const.SOCKET_SEND_BUFFER)
 
 
 def check_origin(request: web.Request) -> None:
@@ -72,7 +86,8 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
             conn.mark_closed()
             request.app[keys.HEARTBEAT].remove(conn)
             request.app[keys.HUB].unregister(conn)
-            log.debug("ws closed", extra={"fields": {**conn.info(), "code": ws.close_code}})
+            code = conn.close_code or ws.close_code  # aiohttp reports the peer's echo, not ours
+            log.debug("ws closed", extra={"fields": {**conn.info(), "code": code}})
     return ws
 
 
@@ -156,6 +171,7 @@ async def _go_live(
     if transport is None:
         return None
     conn.attach(transport)  # type: ignore[arg-type]
+    limit_send_buffer(transport)
     hub.register(conn)
     tenant_id = principal.tenant_id
 
@@ -255,6 +271,15 @@ def close_connection(conn: Connection, code: int, message: str) -> asyncio.Task[
                                                              message)))
     except Exception:  # a broken transport closes anyway
         log.debug("error frame not written", extra={"fields": conn.info()})
-    return asyncio.get_running_loop().create_task(
-        ws.close(code=code, message=const.CLOSE_NAMES.get(code, "").encode())
-    )
+    conn.close_code = code
+    loop = asyncio.get_running_loop()
+    transport = conn.transport
+    if transport is not None:
+        # A peer that stopped reading never takes the close frame: let go of it after a grace.
+        loop.call_later(const.CLOSE_GRACE, _abort_if_open, transport)
+    return loop.create_task(ws.close(code=code, message=const.CLOSE_NAMES.get(code, "").encode()))
+
+
+def _abort_if_open(transport: asyncio.BaseTransport) -> None:
+    if not transport.is_closing() or transport.get_write_buffer_size():  # type: ignore[attr-defined]
+        transport.abort()  # type: ignore[attr-defined]
