@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -12,6 +13,13 @@ from app.realtime.connection import Connection
 from app.realtime.stream import StreamEvent, build_event, now_ms
 
 log = logging.getLogger("condorito.hub")
+
+# A flush pass that took longer than PACE_AFTER (hundreds of sockets) is followed by a pause as
+# long as it took, so the next write per socket carries more frames (fewer syscalls per
+# delivery); smaller passes never wait, so light traffic keeps its latency.
+PACE_AFTER = 0.008
+FLUSH_PACING = 1.0
+MAX_FLUSH_WAIT = 0.02
 
 Closer = Callable[[Connection, int, str], "asyncio.Task[Any] | None"]
 
@@ -38,6 +46,7 @@ class Hub:
         self._waiters: dict[int, set[PollWaiter]] = {}
         self._dirty: list[Connection] = []
         self._flush_scheduled = False
+        self._next_flush = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closer: Closer = lambda c, code, msg: None
         self._closing: set[asyncio.Task[Any]] = set()
@@ -188,23 +197,34 @@ class Hub:
     # -- flushing ----------------------------------------------------------------------------
 
     def _mark_dirty(self, conn: Connection) -> None:
-        # Frames queued during one pass of the loop leave in one write per socket.
+        # Frames queued during one pass of the loop leave in one write per socket (after a
+        # long pass, a pause first: see PACE_AFTER).
         self._dirty.append(conn)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            if self._loop is None:
-                self._loop = asyncio.get_running_loop()
-            self._loop.call_soon(self._flush)
+            loop = self._loop
+            if loop is None:
+                loop = self._loop = asyncio.get_running_loop()
+            delay = self._next_flush - loop.time()
+            if delay > 0:
+                loop.call_later(delay, self._flush)
+            else:
+                loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, []
+        start = time.perf_counter()
         for conn in dirty:
             try:
                 conn.flush()
             except Exception:  # one broken socket must not stop the others
                 log.exception("flush failed", extra={"fields": conn.info()})
                 self._close(conn, 1011, "internal error")
+        took = time.perf_counter() - start
+        if took > PACE_AFTER:
+            assert self._loop is not None
+            self._next_flush = self._loop.time() + min(took * FLUSH_PACING, MAX_FLUSH_WAIT)
 
     def _close(self, conn: Connection, code: int, message: str) -> None:
         task = self._closer(conn, code, message)
