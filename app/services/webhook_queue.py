@@ -25,6 +25,7 @@ log = logging.getLogger("condorito.webhooks")
 
 # Rows applied per write: ~0.3 ms each, so one job stays within the writer's inline budget.
 BATCH = 12
+MAX_PARSED = 10_000  # parsed bodies kept in memory for the processor; beyond, read from disk
 
 
 def store(tx: Tx, tenant_id: int, provider: str, body: bytes) -> int:
@@ -55,7 +56,7 @@ class WebhookQueue:
         """
         def write(tx: Tx) -> None:
             row_id = store(tx, tenant_id, provider, body)
-            if payload is not None:
+            if payload is not None and len(self._parsed) < MAX_PARSED:
                 tx.after_commit.append(lambda: self._parsed.__setitem__(row_id, payload))
             tx.after_commit.append(self._wake.set)
         await self._db.write(write)
@@ -93,13 +94,12 @@ class WebhookQueue:
     def _apply_batch(self, tx: Tx) -> int:
         """Apply up to BATCH deliveries; a delivery that cannot be applied is kept, marked."""
         rows = tx.execute(
-            "SELECT id, tenant_id, body FROM webhook_inbox WHERE failed_at IS NULL"
-            " ORDER BY id LIMIT ?",
+            "SELECT id, tenant_id FROM webhook_inbox WHERE failed_at IS NULL ORDER BY id LIMIT ?",
             (BATCH,),
         ).fetchall()
         channels: dict[int, tuple[TenantRef, str] | None] = {}
         applied: list[int] = []
-        for row_id, tenant_id, body in rows:
+        for row_id, tenant_id in rows:
             payload = self._parsed.pop(row_id, None)
             try:
                 with tx.savepoint():
@@ -107,8 +107,10 @@ class WebhookQueue:
                         channels[tenant_id] = _channel(tx, tenant_id)
                     channel = channels[tenant_id]
                     if channel is not None:
-                        batch = parse_webhook(orjson.loads(body) if payload is None else payload,
-                                              channel[1])
+                        if payload is None:  # stored by an earlier run: parse it from disk
+                            payload = orjson.loads(tx.execute(
+                                "SELECT body FROM webhook_inbox WHERE id = ?", (row_id,)).fetchone()[0])
+                        batch = parse_webhook(payload, channel[1])
                         self._inbox.ingest_items(tx, channel[0], batch.messages, batch.statuses)
                         if batch.skipped:
                             log.info("webhook items skipped", extra={"fields": {

@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Slow-consumer benchmark: one socket that never reads while thousands of events go out.
+
+Starts Condorito (two tenants, CLI-made), connects C reading sockets, then runs two phases of
+the same injection (sandbox route, fixed rate):
+
+  A  without the slow socket: the readers' latency p50/p99 (the reference);
+  B  with one more socket in tenant bench1 that said hello, got its welcome and then stopped
+     reading (its transport is paused and its SO_RCVBUF small, so the kernel buffers fill and
+     the server must hold or drop what it cannot write).
+
+During B the server's RSS is sampled every 100 ms. After B the slow socket resumes reading and
+we record how it ended: the close code it received (4001 expected), or, if the connection was
+torn down before a close frame could reach it, the server log's "slow consumer" line.
+
+It prints, per phase: readers' deliveries, loss/dup, latency p50/p90/p99/max, server RSS
+(start / peak); then the slow socket's fate, how much the server's RSS grew compared with what
+the slow socket was owed, and the readers' p99 ratio B/A (target < 1.2).
+
+Examples:
+  .venv/bin/python bench/slow_consumer.py --clients 50 --messages 10000 --rate 500
+  .venv/bin/python bench/slow_consumer.py --clients 20 --messages 2000 --rate 400   # quick
+
+Exit status: 0 when the slow socket was closed with 4001 (seen on the socket or in the log),
+the readers lost nothing, and every assertion held; 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import calendar
+import contextlib
+import socket
+import sys
+import time
+from typing import Any
+
+import orjson
+from benchlib import (
+    LOADGEN_CORE,
+    SERVER_CORE,
+    BenchError,
+    Condorito,
+    CoreLoad,
+    CpuWindow,
+    HttpPool,
+    SelfCpu,
+    connect_all,
+    fmt,
+    others_note,
+    percentiles,
+    pin_loadgen,
+    raise_nofile,
+    table,
+    tcp_queues,
+    use_fast_loop,
+)
+from loadgen import CondoRecv, Injector, Run, wait_delivered
+
+HOST = "127.0.0.1"
+CLOSE_SLOW_CONSUMER = 4001
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clients", "-c", type=int, default=50, help="reading sockets (default 50)")
+    p.add_argument("--messages", type=int, default=10000,
+                   help="messages per phase (each is one new_message event; default 10000)")
+    p.add_argument("--rate", type=float, default=500.0, help="messages/s (default 500)")
+    p.add_argument("--inflight", type=int, default=32, help="HTTP requests in flight at most")
+    p.add_argument("--rcvbuf", type=int, default=65536,
+                   help="SO_RCVBUF of the slow socket in bytes (default 65536; 0 = the kernel's "
+                        "autotuning, which on loopback may grow to net.ipv4.tcp_rmem's max, 32 MB "
+                        "here, and swallow the whole test in the client's kernel)")
+    p.add_argument("--drain-timeout", type=float, default=30.0)
+    p.add_argument("--server-log-level", default="INFO",
+                   help="server log level (default INFO; DEBUG also logs each socket's close as "
+                        "aiohttp reports it)")
+    p.add_argument("--keep", action="store_true", help="keep the temp directory")
+    p.add_argument("--assert-p99-ratio", type=float, default=None,
+                   help="fail unless readers' p99 with / without the slow socket <= this")
+    args = p.parse_args(argv)
+    if not 1 <= args.messages <= 200_000:
+        p.error("--messages must be in 1..200000")
+    if args.clients < 2:
+        p.error("--clients must be at least 2")
+    return args
+
+
+class SlowRecv(CondoRecv):
+    """Says hello, takes its welcome, then stops reading until told to resume."""
+
+    def __init__(self, *a: Any, **kw: Any) -> None:
+        super().__init__(*a, **kw)
+        self.events_seen = 0
+        self.error_codes: list[str] = []
+
+    def on_text(self, p: bytes, now: int) -> None:
+        if self.live:
+            self.events_seen += p.count(b'{"type":"event"')
+            if b'{"type":"error"' in p:
+                self.error_codes.append(p[p.find(b'"code":"') + 8:][:30].split(b'"')[0].decode())
+            # No pongs: it never answers anything. (Answering the pings found while draining
+            # would leave unread bytes in the server's socket when it closes, turning its FIN into
+            # an RST that discards the close frame we are reading towards.)
+            return
+        super().on_text(p, now)
+
+
+async def phase(name: str, srv: Condorito, pool: HttpPool, readers: list[CondoRecv], args: argparse.Namespace,
+                n_per_tenant: int, offset: int, rss_samples: list[int]) -> dict[str, Any]:
+    """One injection phase; the readers get a fresh Run (fresh counters)."""
+    run = Run(srv.tenants, n_per_tenant)
+    for r in readers:
+        r.run = run
+        r.counts = bytearray(n_per_tenant)
+    run.receivers = readers
+    inj = Injector(pool, "condorito", "sandbox", srv.tenants)
+    inj.run_id = f"{inj.run_id}{offset}"
+    window = CpuWindow(srv.server.pid, f"condorito-slow-{name}")
+    me = SelfCpu()
+    cores = CoreLoad()
+    stop = asyncio.Event()
+
+    async def sample() -> None:
+        while not stop.is_set():
+            rss_samples.append(srv.server.mem()["VmRSS"])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.1)
+
+    sampler = asyncio.create_task(sample())
+    rss_start = srv.server.mem()["VmRSS"]
+    window.start()
+    await inj.fixed_rate(run, args.rate, n_per_tenant * len(srv.tenants))
+    complete = await wait_delivered(run, args.drain_timeout)
+    window.stop()
+    stop.set()
+    await sampler
+    lg_cpu, lg_share = me.read()
+    others = cores.others({SERVER_CORE: window.cpu, LOADGEN_CORE: lg_cpu})
+    p50, p90, p99 = percentiles(run.lat, (50, 90, 99))
+    return {
+        "phase": name, "complete": complete, "deliveries": run.unique, "expected": run.target,
+        "lost": run.losses(), "dup": run.dup, "cross": run.cross, "post_failed": run.post_failed,
+        "p50": p50 / 1000, "p90": p90 / 1000, "p99": p99 / 1000,
+        "max": run.lat[-1] / 1000 if run.lat else float("nan"),
+        "rss_start": rss_start, "rss_peak": max(rss_samples) if rss_samples else rss_start,
+        "cpu_us": window.cpu / max(1, run.unique) * 1e6, "lg_share": lg_share, "others": others,
+        "errors": run.errors,
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    # At DEBUG the server logs each socket's close ("ws closed" with aiohttp's close_code).
+    srv = Condorito(2, "sandbox", keep=args.keep,
+                    env_extra={"CONDORITO_LOG_LEVEL": args.server_log_level})
+    pool: HttpPool | None = None
+    readers: list[Any] = []
+    slow: SlowRecv | None = None
+    try:
+        await asyncio.to_thread(srv.setup)
+        pool = HttpPool(HOST, srv.port, args.inflight)
+        await pool.open()
+        await srv.login(pool)
+        n_per_tenant = -(-args.messages // 2)
+        run0 = Run(srv.tenants, n_per_tenant)
+        readers, _ = await connect_all(
+            [lambda t=srv.tenants[i % 2]: CondoRecv(HOST, srv.port, run0, t, True, False)
+             for i in range(args.clients)], HOST, srv.port)
+        # warm-up: contacts, conversations, caches
+        await Injector(pool, "condorito", "sandbox", srv.tenants).warmup(50)
+        await asyncio.sleep(1.0)
+
+        samples_a: list[int] = []
+        a = await phase("A", srv, pool, readers, args, n_per_tenant, 1, samples_a)
+
+        loop = asyncio.get_running_loop()
+        sock = socket.socket()
+        if args.rcvbuf:  # before connect, so the window it advertises is small from the start
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, args.rcvbuf)
+        sock.setblocking(False)
+        await loop.sock_connect(sock, (HOST, srv.port))
+        _, slow = await loop.create_connection(
+            lambda: SlowRecv(HOST, srv.port, run0, srv.tenants[0], True, False), sock=sock)
+        await asyncio.wait_for(slow.ready, 10)
+        slow.transport.pause_reading()
+        samples_b: list[int] = []
+        t_b = time.monotonic()
+        t_b_wall = time.time()
+        b = await phase("B", srv, pool, readers, args, n_per_tenant, 2, samples_b)
+        b_wall = time.monotonic() - t_b
+
+        slow_gone_before = slow.lost
+        # Where the undelivered bytes sit now: the server's kernel send queue and the slow
+        # client's kernel receive queue (neither is in the server's RSS).
+        slow_port = slow.transport.get_extra_info("sockname")[1]
+        server_q = tcp_queues(srv.port, slow_port)
+        client_q = tcp_queues(slow_port, srv.port)
+        kernel = {"server_sendq": server_q[0] if server_q else None,
+                  "client_recvq": client_q[1] if client_q else None}
+        slow.transport.resume_reading()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(slow.done), 20)
+        log = srv.server.log_text()
+        logged = "slow consumer" in log
+        closed_at = next((line for line in log.splitlines() if "slow consumer" in line), "")
+        conn_id = str(slow.welcome.get("conn", ""))
+        server_close = None
+        for line in log.splitlines():
+            if '"ws closed"' in line and conn_id and f'"conn":"{conn_id}"' in line:
+                with contextlib.suppress(ValueError):
+                    rec = orjson.loads(line)
+                    at = calendar.timegm(time.strptime(rec["ts"][:19], "%Y-%m-%dT%H:%M:%S"))
+                    at += int(rec["ts"][20:23]) / 1000
+                    server_close = {"code": rec.get("code"), "after_s": at - t_b_wall}
+        owed_events = n_per_tenant  # new_message events to bench1 in phase B
+        return {
+            "a": a, "b": b, "b_wall": b_wall, "slow_close": slow.close_code,
+            "slow_closed": slow.lost, "slow_gone_before": slow_gone_before,
+            "slow_events_seen": slow.events_seen, "slow_bytes": slow.bytes_in,
+            "slow_errors": slow.error_codes, "logged": logged, "owed_events": owed_events,
+            "readers": len(readers), "kernel": kernel, "server_close": server_close,
+            "log_line": closed_at[:300],
+            "alive": srv.server.alive(), "rss_end": srv.server.mem()["VmRSS"],
+        }
+    finally:
+        for r in readers:
+            r.live = False
+            r.close()
+        if slow is not None:
+            slow.live = False
+            slow.close()
+        if pool is not None:
+            pool.close()
+        await asyncio.sleep(0.05)
+        await asyncio.to_thread(srv.close)
+
+
+def report(args: argparse.Namespace, res: dict[str, Any], note: str) -> int:
+    a, b = res["a"], res["b"]
+    print(f"\nslow consumer: {res['readers']} reading sockets + 1 that never reads (phase B), "
+          f"{args.messages} messages per phase at {args.rate:g} msg/s; {note}")
+    rows = [
+        ("reader deliveries", lambda r: fmt(r["deliveries"])),
+        ("lost / dup / cross-tenant", lambda r: f"{r['lost']} / {r['dup']} / {r['cross']}"),
+        ("readers' latency p50 (ms)", lambda r: fmt(r["p50"])),
+        ("readers' latency p90 (ms)", lambda r: fmt(r["p90"])),
+        ("readers' latency p99 (ms)", lambda r: fmt(r["p99"])),
+        ("readers' latency max (ms)", lambda r: fmt(r["max"])),
+        ("server CPU per delivery (µs)", lambda r: fmt(r["cpu_us"])),
+        ("server RSS start (MB)", lambda r: f"{r['rss_start'] / 1e6:.1f}"),
+        ("server RSS peak (MB)", lambda r: f"{r['rss_peak'] / 1e6:.1f}"),
+        ("load generator CPU share", lambda r: f"{r['lg_share'] * 100:.0f} %"),
+        ("other procs on core 0 / 1", lambda r: f"{r['others'].get(SERVER_CORE, 0) * 100:.0f} % / "
+                                                f"{r['others'].get(LOADGEN_CORE, 0) * 100:.0f} %"),
+    ]
+    print(table(["", "A: no slow socket", "B: with slow socket"],
+                [[label, f(a), f(b)] for label, f in rows]))
+    ratio = b["p99"] / a["p99"] if a["p99"] else float("nan")
+    growth_b = b["rss_peak"] - a["rss_peak"]
+    print(f"readers' p99 B/A: {ratio:.2f}x    server RSS growth in B over A's peak: "
+          f"{growth_b / 1e6:+.1f} MB")
+    how = (f"close code {res['slow_close']}" if res["slow_close"] is not None
+           else "no close frame reached it" + (" (connection reset)" if res["slow_closed"] else
+                                              " and the socket is still open"))
+    print(f"slow socket: {how}; error frames {res['slow_errors'] or 'none'}; after resuming it read "
+          f"{res['slow_events_seen']:,} event frames ({res['slow_bytes'] / 1e6:.1f} MB) of the "
+          f"{res['owed_events']:,} new_message events (plus their conversation_updated) it was owed; "
+          f"server log {'has' if res['logged'] else 'has no'} 'slow consumer' line")
+    k = res["kernel"]
+    print("at the end of B, kernel buffers held for the slow socket: server send queue "
+          f"{(k['server_sendq'] or 0) / 1e6:.2f} MB, client receive queue "
+          f"{(k['client_recvq'] or 0) / 1e6:.2f} MB (kernel memory, not in the server's RSS)")
+    if res["log_line"]:
+        print(f"server log: {res['log_line']}")
+    sc = res["server_close"]
+    if sc is not None:
+        print(f"server log (DEBUG): 'ws closed' for the slow socket, close_code {sc['code']}, "
+              f"{sc['after_s']:.1f} s after phase B began")
+    elif not res["slow_closed"]:
+        print("the server never closed the slow socket")
+    failed = False
+    closed_4001 = (res["slow_close"] == CLOSE_SLOW_CONSUMER or "slow_consumer" in res["slow_errors"]
+                   or (sc is not None and sc["code"] == CLOSE_SLOW_CONSUMER))
+    if not closed_4001 and not res["logged"]:
+        print("FAIL: the slow socket was not closed as a slow consumer (4001)")
+        failed = True
+    elif res["slow_close"] != CLOSE_SLOW_CONSUMER:
+        print("note: 4001 seen in the server log, not as a close frame on the socket")
+    for r in (a, b):
+        if r["lost"] or r["dup"] or r["cross"] or not r["complete"] or r["post_failed"]:
+            print(f"FAIL phase {r['phase']}: lost {r['lost']}, dup {r['dup']}, cross {r['cross']}, "
+                  f"failed POSTs {r['post_failed']}, complete {r['complete']}")
+            failed = True
+        text, busy = others_note(r["others"])
+        if busy:
+            print(f"WARNING phase {r['phase']}: {text}; latencies are noisy")
+    if not res["alive"]:
+        print("FAIL: server died")
+        failed = True
+    if args.assert_p99_ratio is not None and ratio > args.assert_p99_ratio:
+        print(f"FAIL assertion: p99 ratio {ratio:.2f} > {args.assert_p99_ratio}")
+        failed = True
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    note = pin_loadgen()
+    raise_nofile(args.clients + args.inflight + 256)
+    use_fast_loop()
+    try:
+        res = asyncio.run(asyncio.wait_for(main_async(args), 900))
+    except BenchError as exc:
+        print(f"FAIL: {exc}", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        print("FAIL: run took longer than 900 s", file=sys.stderr)
+        return 1
+    return report(args, res, note)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
