@@ -244,3 +244,15 @@ async def test_batch_feature_packs_a_burst_into_arrays(alice: Actor) -> None:
     assert from_batch == singles
     assert [e["seq"] for e in from_batch] == seqs
     assert await barrier(batched, 1) == [] and await barrier(plain, 1) == []
+
+
+async def test_renamed_user_is_asked_to_reconnect_4000(alice) -> None:
+    ws, _ = await alice.ws()
+    resp = await alice.patch(f"/api/v1/users/{alice.user_id}", {"name": "Alicia"})
+    assert resp.status == 200
+    code, frames_seen = await closed_with(ws)
+    assert code == 4000
+    assert frames_seen[-1] == {"type": "error", "error": {"code": "reconnect", "message": "profile changed"}}
+    # The token still works: the new socket carries the new name.
+    _, welcome = await alice.ws()
+    assert welcome["user"]["name"] == "Alicia"

@@ -9,6 +9,7 @@ from app.auth import login as auth_login
 from app.auth.middleware import public
 from app.auth.principal import Principal
 from app.errors import Forbidden, Invalid
+from app.realtime import const
 from app.services import conversations, users
 from app.web.bodies import json_response, read_json, string_field
 from app.web.session import clear_session_cookie
@@ -111,6 +112,10 @@ async def handle_update_user(request: web.Request) -> web.Response:
     request.app[keys.AUTH].forget_user(user_id)
     if before is not None and user.token_version != before.token_version:
         auth_login.revoke_user(request.app, user_id, "access changed")
+    elif before is not None and user.name != before.name:
+        # Their sockets carry the old name (typing indicators show it): ask them to reconnect.
+        request.app[keys.HUB].close_where(lambda c: c.ident.user_id == user_id,
+                                          const.CLOSE_RECONNECT, "profile changed")
     return json_response(user.public())
 
 
