@@ -10,6 +10,10 @@ For each server this prints deliveries/s, inject->receive latency, lost / duplic
 cross-tenant deliveries, server CPU per delivered new_message, peak RSS and connection set-up
 time, then the Condorito/baseline ratio. Two tenants; receivers alternate between them.
 
+The sockets are held by bench/receiver.c (compiled with gcc at run time; one epoll process on
+the load generator's core, so the server, not the receiver, is what saturates); the injector
+stays in this Python process. `--receiver python` uses loadgen.py's asyncio receivers instead.
+
 Examples:
   .venv/bin/python bench/fanout.py --clients 200 --rate 100 --duration 10
   .venv/bin/python bench/fanout.py --clients 1000 --messages 300            # as fast as possible
@@ -47,6 +51,7 @@ from benchlib import (
     table,
     use_fast_loop,
 )
+from creceiver import CReceivers, hist_percentiles
 from loadgen import CondoRecv, Injector, Run, SioRecv, wait_delivered
 
 HOST = "127.0.0.1"
@@ -70,7 +75,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="POST /api/v1/sandbox/inbound, or signed Cloud API webhooks")
     p.add_argument("--only", choices=("both", "condorito", "baseline"), default="both")
     p.add_argument("--parse", choices=("fast", "full"), default="fast",
-                   help="receiver parsing: byte scanning (default) or orjson on every frame")
+                   help="receiver parsing: byte scanning (default) or orjson on every frame "
+                        "(Python receivers only)")
+    p.add_argument("--receiver", choices=("c", "python"), default=None,
+                   help="who holds the sockets: bench/receiver.c, compiled with gcc at run time, "
+                        "one epoll process on the load generator's core (c, the default), or "
+                        "loadgen.py's asyncio receivers in this process (python; they saturate "
+                        "their core at ~70-85k deliveries/s; the default with --parse full)")
     p.add_argument("--warmup", type=int, default=50, help="unmeasured messages per tenant first (default 50)")
     p.add_argument("--drain-timeout", type=float, default=30.0,
                    help="seconds to wait for outstanding deliveries after the last answer")
@@ -93,6 +104,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--messages must be in 1..1000000")
     if args.batch and args.only == "baseline":
         p.error("--batch is a Condorito feature")
+    if args.receiver is None:
+        args.receiver = "python" if args.parse == "full" else "c"
+    if args.receiver == "c" and args.parse == "full":
+        p.error("--parse full needs --receiver python (the C receiver only scans bytes)")
     return args
 
 
@@ -116,6 +131,8 @@ async def run_server(which: str, args: argparse.Namespace) -> dict[str, Any]:
         await pool.open()
         await server.login(pool)
         run = Run(server.tenants, n_per_tenant)
+        if args.receiver == "c":
+            return await _run_c(which, args, server, pool, run, total)
         fast = args.parse == "fast"
         if which == "condorito":
             factories = [lambda t=server.tenants[i % args.tenants]: CondoRecv(
@@ -180,6 +197,7 @@ async def run_server(which: str, args: argparse.Namespace) -> dict[str, Any]:
             "msgs_per_delivery": ((sum(c.msgs_in for c in clients) - msgs0) / deliveries)
             if deliveries else float("nan"),
             "pings": run.pings, "lg_cpu": lg_cpu, "lg_share": lg_share, "others": others,
+            "rx_share": None,
         }
     except BenchError as exc:
         tail = server.server.log_tail(15) if server.server.proc else ""
@@ -192,6 +210,78 @@ async def run_server(which: str, args: argparse.Namespace) -> dict[str, Any]:
             pool.close()
         await asyncio.sleep(0.05)
         await asyncio.to_thread(server.close)
+
+
+async def _run_c(which: str, args: argparse.Namespace, server: Any, pool: HttpPool, run: Run,
+                 total: int) -> dict[str, Any]:
+    """The same run with bench/receiver.c holding the sockets (this process only injects)."""
+    sock_tenants = [i % args.tenants for i in range(args.clients)]
+    rx = CReceivers(server.port, "condo" if which == "condorito" else "sio", server.tenants,
+                    sock_tenants, run.n, batch=args.batch, concurrency=args.connect_concurrency,
+                    max_life=args.max_seconds + 60)
+    try:
+        ready = await rx.start()
+        setup_s = ready["connect_wall_us"] / 1e6  # first connect -> last welcome (not gcc)
+        times = [us / 1e6 for us in ready["connect_us"]]
+        rss_connected = server.server.mem()["VmRSS"]
+        injector = Injector(pool, which, args.inject, server.tenants)
+        if args.warmup:
+            ok = await injector.warmup(args.warmup)
+            want = ok * (args.clients // args.tenants)
+            deadline = time.monotonic() + args.drain_timeout
+            while (await rx.stats())["warm"] < want and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.02)
+        s0 = await rx.stats()
+
+        window = CpuWindow(server.server.pid, f"{which}-fanout")
+        me = SelfCpu()
+        cores = CoreLoad()
+        rx_cpu0 = rx.cpu()
+        window.start()
+        if args.rate:
+            await injector.fixed_rate(run, args.rate, total)
+        else:
+            await injector.as_fast_as_possible(run, total, args.inflight)
+        rep = await rx.drain(run.acked, args.drain_timeout)
+        window.stop()
+        rx_cpu = rx.cpu() - rx_cpu0
+        lg_cpu, lg_share = me.read()
+        others = cores.others({SERVER_CORE: window.cpu, LOADGEN_CORE: lg_cpu + rx_cpu})
+        mem = server.server.mem()
+        alive = server.server.alive()
+        deliveries = rep["unique"]
+        span = (max(1e-6, (rep["last_recv"] - run.first_send) / 1e6) if deliveries
+                else float("nan"))
+        send_span = max(1e-6, (run.last_send - run.first_send) / 1e6)
+        p50, p90, p99 = hist_percentiles(rep["lat_hist"], (50, 90, 99))
+        conn_p50, conn_p99 = percentiles(times, (50, 99))
+        frames = rep["frames"] - s0["frames"]
+        per = (lambda x: x / deliveries) if deliveries else (lambda x: float("nan"))
+        rx_share = rx_cpu / window.wall
+        return {
+            "server": which, "ok": True, "complete": rep["complete"], "alive": alive,
+            "sent": run.sent, "acked": sum(sum(a) for a in run.acked), "post_failed": run.post_failed,
+            "post_errors": run.post_errors, "send_rate": run.sent / send_span,
+            "deliveries": deliveries, "expected": rep["expected"], "deliveries_s": deliveries / span,
+            "lat_p50": p50 / 1000, "lat_p90": p90 / 1000, "lat_p99": p99 / 1000,
+            "lat_max": rep["lat_max"] / 1000 if rep["lat_n"] else float("nan"),
+            "lost": rep["lost"], "dup": rep["dup"], "seq_regress": rep["seq_regress"],
+            "cross": rep["cross"], "unparsed": rep["unparsed"] + rep["bad_index"],
+            "errors": rep["errors"] + [f"close codes seen: {rep['close_codes']}"] * bool(rep["close_codes"]),
+            "cpu_s": window.cpu, "cpu_share": window.cpu / window.wall, "wall": window.wall,
+            "sys_share": window.sys_share,
+            "cpu_us": window.cpu / deliveries * 1e6 if deliveries else float("nan"),
+            "rss_peak": mem["VmHWM"], "rss": mem["VmRSS"], "rss_connected": rss_connected,
+            "setup_s": setup_s, "conn_p50": conn_p50 * 1000, "conn_p99": conn_p99 * 1000,
+            "frames_per_delivery": per(frames),
+            "bytes_per_delivery": per(rep["bytes_in"] - s0["bytes_in"]),
+            "msgs_per_delivery": per(rep["msgs_in"] - s0["msgs_in"]),
+            "pings": rep["pings"] - s0["pings"], "lg_cpu": lg_cpu + rx_cpu,
+            "lg_share": lg_share + rx_share, "rx_share": rx_share, "inj_share": lg_share,
+            "rx_total_cpu": rep["utime"] + rep["stime"], "others": others,
+        }
+    finally:
+        await rx.close()
 
 
 ROWS: list[tuple[str, str, str]] = [
@@ -216,6 +306,7 @@ ROWS: list[tuple[str, str, str]] = [
     ("WS messages per delivery", "msgs_per_delivery", ""),
     ("bytes per delivery", "bytes_per_delivery", ""),
     ("load generator CPU share", "lg_share_pct", ""),
+    ("  receiver / injector", "rx_inj", ""),
     ("other procs on core 0 / 1", "others", ""),
 ]
 RATIO_KEYS = {"deliveries_s", "lat_p50", "lat_p90", "lat_p99", "lat_max", "cpu_us", "rss_peak_mb",
@@ -245,6 +336,10 @@ def _cell(r: dict[str, Any], key: str) -> str:
         return f"{o.get(SERVER_CORE, 0) * 100:.0f} % / {o.get(LOADGEN_CORE, 0) * 100:.0f} %"
     if key == "lg_share_pct":
         return f"{r['lg_share'] * 100:.0f} %"
+    if key == "rx_inj":
+        if r.get("rx_share") is None:
+            return "same process"
+        return f"{r['rx_share'] * 100:.0f} % / {r['inj_share'] * 100:.0f} %"
     return fmt(r[key])
 
 
@@ -261,7 +356,9 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], note: str, l
             else f"as fast as possible, {args.messages} messages, {args.inflight} in flight")
     print(f"\nfanout: C={args.clients} sockets over {args.tenants} tenants, {mode}, inject "
           f"{args.inject}, batch {'on' if args.batch else 'off'}, parse {args.parse}")
-    print(f"        {note}; load generator loop {loop_kind}")
+    rx = ("receiver bench/receiver.c (C, epoll), injector in Python" if args.receiver == "c"
+          else "receivers and injector in Python")
+    print(f"        {note}; {rx}; load generator loop {loop_kind}")
     headers = ["", *[r["server"] for r in results]]
     both = len(results) == 2 and all(r.get("ok") for r in results)
     if both:
@@ -305,8 +402,11 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], note: str, l
             print(f"WARNING {name} run: {text} during the measured window; throughput and "
                   "latency are understated (CPU per delivery much less affected)")
         if r["lg_share"] > LOADGEN_SATURATED:
+            split = ("" if r.get("rx_share") is None else
+                     f" (C receiver {r['rx_share'] * 100:.0f} %, Python injector "
+                     f"{r['inj_share'] * 100:.0f} %)")
             print(f"WARNING {name} run: the load generator used {r['lg_share'] * 100:.0f} % of its "
-                  "core; it may be the bottleneck (latency and deliveries/s are then its limit)")
+                  f"core{split}; it may be the bottleneck (latency and deliveries/s are then its limit)")
         if args.rate and r["send_rate"] < 0.95 * args.rate:
             print(f"WARNING {name} run: injected {r['send_rate']:.0f} msg/s, below --rate "
                   f"{args.rate:g} (server answers slower than the rate with {args.inflight} in flight)")

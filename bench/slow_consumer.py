@@ -56,6 +56,7 @@ from benchlib import (
     tcp_queues,
     use_fast_loop,
 )
+from creceiver import CReceivers, hist_percentiles
 from loadgen import CondoRecv, Injector, Run, wait_delivered
 
 HOST = "127.0.0.1"
@@ -78,6 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="server log level (default INFO; DEBUG also logs each socket's close as "
                         "aiohttp reports it)")
     p.add_argument("--keep", action="store_true", help="keep the temp directory")
+    p.add_argument("--receiver", choices=("c", "python"), default="c",
+                   help="who holds the reading sockets: bench/receiver.c (c, the default) or "
+                        "loadgen.py's asyncio receivers (python); the slow socket is always Python")
     p.add_argument("--assert-p99-ratio", type=float, default=None,
                    help="fail unless readers' p99 with / without the slow socket <= this")
     args = p.parse_args(argv)
@@ -108,14 +112,20 @@ class SlowRecv(CondoRecv):
         super().on_text(p, now)
 
 
-async def phase(name: str, srv: Condorito, pool: HttpPool, readers: list[CondoRecv], args: argparse.Namespace,
-                n_per_tenant: int, offset: int, rss_samples: list[int]) -> dict[str, Any]:
+async def phase(name: str, srv: Condorito, pool: HttpPool, readers: list[CondoRecv] | CReceivers,
+                args: argparse.Namespace, n_per_tenant: int, offset: int,
+                rss_samples: list[int]) -> dict[str, Any]:
     """One injection phase; the readers get a fresh Run (fresh counters)."""
     run = Run(srv.tenants, n_per_tenant)
-    for r in readers:
-        r.run = run
-        r.counts = bytearray(n_per_tenant)
-    run.receivers = readers
+    rx = readers if isinstance(readers, CReceivers) else None
+    if rx is not None:
+        await rx.reset(n_per_tenant)
+        rx_cpu0 = rx.cpu()
+    else:
+        for r in readers:
+            r.run = run
+            r.counts = bytearray(n_per_tenant)
+        run.receivers = readers
     inj = Injector(pool, "condorito", "sandbox", srv.tenants)
     inj.run_id = f"{inj.run_id}{offset}"
     window = CpuWindow(srv.server.pid, f"condorito-slow-{name}")
@@ -133,21 +143,39 @@ async def phase(name: str, srv: Condorito, pool: HttpPool, readers: list[CondoRe
     rss_start = srv.server.mem()["VmRSS"]
     window.start()
     await inj.fixed_rate(run, args.rate, n_per_tenant * len(srv.tenants))
-    complete = await wait_delivered(run, args.drain_timeout)
+    if rx is not None:
+        rep = await rx.drain(run.acked, args.drain_timeout)
+    else:
+        complete = await wait_delivered(run, args.drain_timeout)
     window.stop()
     stop.set()
     await sampler
     lg_cpu, lg_share = me.read()
-    others = cores.others({SERVER_CORE: window.cpu, LOADGEN_CORE: lg_cpu})
+    rx_cpu = rx.cpu() - rx_cpu0 if rx is not None else 0.0
+    others = cores.others({SERVER_CORE: window.cpu, LOADGEN_CORE: lg_cpu + rx_cpu})
+    common = {
+        "phase": name, "post_failed": run.post_failed,
+        "rss_start": rss_start, "rss_peak": max(rss_samples) if rss_samples else rss_start,
+        "lg_share": lg_share + rx_cpu / window.wall, "others": others,
+    }
+    if rx is not None:
+        p50, p90, p99 = hist_percentiles(rep["lat_hist"], (50, 90, 99))
+        return {
+            **common, "complete": rep["complete"], "deliveries": rep["unique"],
+            "expected": rep["expected"], "lost": rep["lost"], "dup": rep["dup"],
+            "cross": rep["cross"], "unparsed": rep["unparsed"] + rep["bad_index"],
+            "p50": p50 / 1000, "p90": p90 / 1000, "p99": p99 / 1000,
+            "max": rep["lat_max"] / 1000 if rep["lat_n"] else float("nan"),
+            "cpu_us": window.cpu / max(1, rep["unique"]) * 1e6, "errors": rep["errors"],
+        }
     p50, p90, p99 = percentiles(run.lat, (50, 90, 99))
     return {
-        "phase": name, "complete": complete, "deliveries": run.unique, "expected": run.target,
-        "lost": run.losses(), "dup": run.dup, "cross": run.cross, "post_failed": run.post_failed,
+        **common, "complete": complete, "deliveries": run.unique, "expected": run.target,
+        "lost": run.losses(), "dup": run.dup, "cross": run.cross,
+        "unparsed": run.unparsed + run.bad_index,
         "p50": p50 / 1000, "p90": p90 / 1000, "p99": p99 / 1000,
         "max": run.lat[-1] / 1000 if run.lat else float("nan"),
-        "rss_start": rss_start, "rss_peak": max(rss_samples) if rss_samples else rss_start,
-        "cpu_us": window.cpu / max(1, run.unique) * 1e6, "lg_share": lg_share, "others": others,
-        "errors": run.errors,
+        "cpu_us": window.cpu / max(1, run.unique) * 1e6, "errors": run.errors,
     }
 
 
@@ -157,6 +185,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     env_extra={"CONDORITO_LOG_LEVEL": args.server_log_level})
     pool: HttpPool | None = None
     readers: list[Any] = []
+    rx: CReceivers | None = None
     slow: SlowRecv | None = None
     try:
         await asyncio.to_thread(srv.setup)
@@ -165,15 +194,20 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         await srv.login(pool)
         n_per_tenant = -(-args.messages // 2)
         run0 = Run(srv.tenants, n_per_tenant)
-        readers, _ = await connect_all(
-            [lambda t=srv.tenants[i % 2]: CondoRecv(HOST, srv.port, run0, t, True, False)
-             for i in range(args.clients)], HOST, srv.port)
+        if args.receiver == "c":
+            rx = CReceivers(srv.port, "condo", srv.tenants, [i % 2 for i in range(args.clients)],
+                            n_per_tenant)
+            await rx.start()
+        else:
+            readers, _ = await connect_all(
+                [lambda t=srv.tenants[i % 2]: CondoRecv(HOST, srv.port, run0, t, True, False)
+                 for i in range(args.clients)], HOST, srv.port)
         # warm-up: contacts, conversations, caches
         await Injector(pool, "condorito", "sandbox", srv.tenants).warmup(50)
         await asyncio.sleep(1.0)
 
         samples_a: list[int] = []
-        a = await phase("A", srv, pool, readers, args, n_per_tenant, 1, samples_a)
+        a = await phase("A", srv, pool, rx or readers, args, n_per_tenant, 1, samples_a)
 
         loop = asyncio.get_running_loop()
         sock = socket.socket()
@@ -188,7 +222,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         samples_b: list[int] = []
         t_b = time.monotonic()
         t_b_wall = time.time()
-        b = await phase("B", srv, pool, readers, args, n_per_tenant, 2, samples_b)
+        b = await phase("B", srv, pool, rx or readers, args, n_per_tenant, 2, samples_b)
         b_wall = time.monotonic() - t_b
 
         slow_gone_before = slow.lost
@@ -220,7 +254,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "slow_closed": slow.lost, "slow_gone_before": slow_gone_before,
             "slow_events_seen": slow.events_seen, "slow_bytes": slow.bytes_in,
             "slow_errors": slow.error_codes, "logged": logged, "owed_events": owed_events,
-            "readers": len(readers), "kernel": kernel, "server_close": server_close,
+            "readers": args.clients, "kernel": kernel, "server_close": server_close,
             "log_line": closed_at[:300],
             "alive": srv.server.alive(), "rss_end": srv.server.mem()["VmRSS"],
         }
@@ -231,6 +265,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         if slow is not None:
             slow.live = False
             slow.close()
+        if rx is not None:
+            await rx.close()
         if pool is not None:
             pool.close()
         await asyncio.sleep(0.05)
@@ -239,7 +275,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 
 def report(args: argparse.Namespace, res: dict[str, Any], note: str) -> int:
     a, b = res["a"], res["b"]
-    print(f"\nslow consumer: {res['readers']} reading sockets + 1 that never reads (phase B), "
+    who = "bench/receiver.c" if args.receiver == "c" else "Python"
+    print(f"\nslow consumer: {res['readers']} reading sockets ({who}) + 1 that never reads (phase B), "
           f"{args.messages} messages per phase at {args.rate:g} msg/s; {note}")
     rows = [
         ("reader deliveries", lambda r: fmt(r["deliveries"])),
@@ -289,9 +326,13 @@ def report(args: argparse.Namespace, res: dict[str, Any], note: str) -> int:
     elif res["slow_close"] != CLOSE_SLOW_CONSUMER:
         print("note: 4001 seen in the server log, not as a close frame on the socket")
     for r in (a, b):
-        if r["lost"] or r["dup"] or r["cross"] or not r["complete"] or r["post_failed"]:
+        if (r["lost"] or r["dup"] or r["cross"] or r["unparsed"] or not r["complete"]
+                or r["post_failed"]):
             print(f"FAIL phase {r['phase']}: lost {r['lost']}, dup {r['dup']}, cross {r['cross']}, "
-                  f"failed POSTs {r['post_failed']}, complete {r['complete']}")
+                  f"unparsed {r['unparsed']}, failed POSTs {r['post_failed']}, "
+                  f"complete {r['complete']}")
+            for e in r["errors"][:5]:
+                print(f"  phase {r['phase']}: {e}")
             failed = True
         text, busy = others_note(r["others"])
         if busy:
