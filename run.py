@@ -24,6 +24,9 @@ from app.services import tenants, users
 
 T = TypeVar("T")
 
+# A whole office reconnecting at once (after a restart) must not overflow the accept queue:
+# aiohttp's default of 128 made the 129th SYN wait for a one-second retransmit.
+LISTEN_BACKLOG = 1024
 DEMO_CODE = "demo"
 DEMO_EMAIL = "admin@demo.local"
 
@@ -77,7 +80,8 @@ def cmd_serve(config: Config) -> int:
     # run_app calls `print` once the sockets are bound and startup has run, so the line is
     # only shown when a client can connect (printing it earlier raced the bind).
     web.run_app(create_app(config), host=config.host, port=config.port,
-                print=lambda *_: print(listening, flush=True), access_log=None, shutdown_timeout=10)
+                print=lambda *_: print(listening, flush=True), access_log=None, shutdown_timeout=10,
+                backlog=LISTEN_BACKLOG)
     return 0
 
 

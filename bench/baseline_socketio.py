@@ -98,7 +98,8 @@ def main() -> None:
     sio.attach(app)
     app.router.add_post("/inbound", inbound)
     app.router.add_post("/webhooks/whatsapp/{client_code}", webhook)
-    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, shutdown_timeout=5)
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None, shutdown_timeout=5,
+                backlog=1024)  # same accept queue as Condorito (run.py LISTEN_BACKLOG)
 
 
 if __name__ == "__main__":

@@ -110,8 +110,12 @@ class Connection:
             if seq is None or seq > upto_seq:
                 self._queue(frame if self.batch else wire)
 
-    def flush(self) -> None:
-        """Write queued frames to the transport in one write (called by the hub, once a pass)."""
+    def flush(self, shared: dict[tuple[int, ...], tuple[bytes, list[bytes]]] | None = None) -> None:
+        """Write queued frames to the transport in one write (called by the hub, once a pass).
+
+        Sockets of a tenant usually queued the very same frames in a pass: `shared` lets them
+        reuse one joined (or batched) buffer instead of building it once per socket.
+        """
         if self.closed or not self.pending:
             return
         t = self._transport
@@ -130,12 +134,18 @@ class Connection:
         items, self.pending = self.pending, []
         self.pending_bytes = 0
         self._backlog_since = 0.0
-        if self.batch:
-            t.write(_batched(items))
-        elif len(items) == 1:
+        if len(items) == 1 and not self.batch:
             t.write(items[0])
         else:
-            t.write(b"".join(items))
+            key = (self.batch, *map(id, items))
+            hit = shared.get(key) if shared is not None else None
+            if hit is None:
+                data = _batched(items) if self.batch else b"".join(items)
+                if shared is not None:
+                    shared[key] = (data, items)  # the frames stay alive, so their ids stay theirs
+            else:
+                data = hit[0]
+            t.write(data)
         waiter = self._drain_waiter
         if waiter is not None:
             if t.get_write_buffer_size() <= const.WRITE_HIGH_WATER:

@@ -215,9 +215,12 @@ class Hub:
         self._flush_scheduled = False
         dirty, self._dirty = self._dirty, []
         start = time.perf_counter()
+        # Keys hold the ids of the frames (bytes objects the pass keeps alive), so a buffer is
+        # reused only for exactly the same frames.
+        shared: dict[tuple[int, ...], tuple[bytes, list[bytes]]] = {}
         for conn in dirty:
             try:
-                conn.flush()
+                conn.flush(shared)
             except Exception:  # one broken socket must not stop the others
                 log.exception("flush failed", extra={"fields": conn.info()})
                 self._close(conn, 1011, "internal error")
