@@ -128,12 +128,12 @@ class Connection:
             # The kernel is not taking more: keep frames here, within the limits.
             if buffered + self.pending_bytes > const.MAX_PENDING_BYTES:
                 self.fail_slow()
-            else:
-                self._arm_backlog()
+                return
+            self._note_behind(True)
+            self._schedule_recheck()
             return
         items, self.pending = self.pending, []
         self.pending_bytes = 0
-        self._backlog_since = 0.0
         if len(items) == 1 and not self.batch:
             t.write(items[0])
         else:
@@ -146,23 +146,31 @@ class Connection:
             else:
                 data = hit[0]
             t.write(data)
+        # Bytes left in the transport after a write mean the kernel's buffer is full.
+        left = t.get_write_buffer_size()
+        self._note_behind(left > 0)
         waiter = self._drain_waiter
         if waiter is not None:
-            if t.get_write_buffer_size() <= const.WRITE_HIGH_WATER:
+            if left <= const.WRITE_HIGH_WATER:
                 self._drain_waiter = None
                 if not waiter.done():
                     waiter.set_result(None)
-            elif self._backlog_handle is None:
-                self._arm_backlog()  # the kernel is slower than us: look again shortly
+            else:
+                self._schedule_recheck()  # the kernel is slower than us: look again shortly
 
-    def _arm_backlog(self) -> None:
+    def _note_behind(self, behind: bool) -> None:
+        """Track how long the peer has kept the kernel's buffer full; too long is a slow consumer."""
+        if not behind:
+            self._backlog_since = 0.0
+            return
         now = time.monotonic()
         if not self._backlog_since:
             self._backlog_since = now
         elif now - self._backlog_since > const.SLOW_CONSUMER_SECONDS:
             self.fail_slow()
-            return
-        if self._backlog_handle is None:
+
+    def _schedule_recheck(self) -> None:
+        if self._backlog_handle is None and not self.closed:
             loop = asyncio.get_running_loop()
             self._backlog_handle = loop.call_later(const.BACKLOG_RECHECK, self._recheck)
 
@@ -175,8 +183,8 @@ class Connection:
                 self._drain_waiter = None
                 if not waiter.done():
                     waiter.set_result(None)
-            elif self._backlog_handle is None:
-                self._arm_backlog()
+            else:
+                self._schedule_recheck()
 
     def writable(self) -> bool:
         """True when the queue is empty and the transport is below its high-water mark."""
@@ -190,8 +198,8 @@ class Connection:
             self._drain_waiter = asyncio.get_running_loop().create_future()
         # Queued frames go out on the hub's next flush, which answers the waiter; only a full
         # kernel buffer needs the timer.
-        if not self.pending and self._backlog_handle is None:
-            self._arm_backlog()
+        if not self.pending:
+            self._schedule_recheck()
         await self._drain_waiter
 
     def fail_slow(self) -> None:

@@ -28,8 +28,9 @@ CLOSE_GRACE: Final = 30.0
 # While a socket is backed up we look again this often (aiohttp offers no public drain hook for
 # raw transport writes); only backed-up sockets pay for it.
 BACKLOG_RECHECK: Final = 0.02
-# A socket whose queue stays non-empty this long is not keeping up even if under the caps.
-SLOW_CONSUMER_SECONDS: Final = 10.0
+# A peer that keeps the kernel's send buffer full this long is not keeping up, even under the
+# caps (Home Assistant's PENDING_MSG_PEAK_TIME is 5 s too). It reconnects and resumes.
+SLOW_CONSUMER_SECONDS: Final = 5.0
 
 # Batch feature: HA's PENDING_MSG_MAX_FORCE_READY; keeps one message parseable in a browser.
 BATCH_MAX_FRAMES: Final = 256
