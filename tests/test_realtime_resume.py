@@ -296,3 +296,34 @@ async def test_live_overflow_during_replay_is_cut_4001_and_resume_recovers(
     got += events_of(await drain_until(again, _is_replay_end))
     assert [e["seq"] for e in got] == base + burst
     assert await barrier(again, 1) == []
+
+
+async def test_pruned_during_replay_closes_4000_then_resync(
+    alice: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replay that retention overtook is not sent half: reconnect, and the resume says resync."""
+    client = alice.client
+    seqs = await append_events(client, alice.tenant_id, 6)
+    epoch = (await stream_state(client, alice.tenant_id)).epoch
+    state_read = False
+    pruned = False
+
+    async def before() -> None:
+        nonlocal pruned
+        if state_read and not pruned:
+            pruned = True
+            await prune(client, keep_events=2)
+
+    def after(result: Any) -> None:
+        nonlocal state_read
+        if isinstance(result, StreamState):
+            state_read = True
+
+    hook_reads(monkeypatch, client.app[keys.DB], before=before, after=after)
+    ws, welcome = await alice.ws(resume={"epoch": epoch, "seq": 1})
+    assert welcome["resume"] == "replaying"
+    code, seen = await closed_with(ws)
+    assert code == 4000 and pruned
+    assert [f for f in seen if f.get("type") == "event"] == []  # nothing partial was sent
+    _, again = await alice.ws(resume={"epoch": epoch, "seq": 1})
+    assert again["resume"] == "resync_required" and again["head"] == seqs[-1]

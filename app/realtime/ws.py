@@ -153,6 +153,16 @@ def _resume_cursor(hello: dict[str, Any]) -> tuple[str | None, int | None]:
     return resume["epoch"], resume["seq"]
 
 
+def _replay_page(
+    conn: Any, tenant_id: int, cursor: int, head: int
+) -> list[stream.StreamEvent] | None:
+    """The next page after `cursor`, or None when retention removed events past it."""
+    if stream.read_state(conn, tenant_id).pruned_through > cursor:
+        return None
+    return [stream.row_frame(tenant_id, r)
+            for r in stream.iter_after(conn, tenant_id, cursor, head, const.REPLAY_PAGE)]
+
+
 async def _go_live(
     request: web.Request, ws: web.WebSocketResponse, principal: Principal, hello: dict[str, Any]
 ) -> Connection | None:
@@ -187,10 +197,12 @@ async def _go_live(
         assert since is not None
         cursor = since
         while cursor < state.head and not conn.closed:
-            page = await db.read(lambda c, cur=cursor: [
-                stream.row_frame(tenant_id, r)
-                for r in stream.iter_after(c, tenant_id, cur, state.head, const.REPLAY_PAGE)
-            ])
+            page = await db.read(lambda c, cur=cursor: _replay_page(c, tenant_id, cur, state.head))
+            if page is None:
+                # Retention pruned part of the gap since the welcome: this replay cannot be
+                # complete, so the client reconnects and is told to resync.
+                hub.close(conn, const.CLOSE_RECONNECT, "history pruned during replay")
+                break
             if not page:
                 break
             for ev in page:
