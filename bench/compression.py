@@ -12,11 +12,13 @@ compression off (app/config.py ws_compress) rests on a number.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import time
 import zlib
 
 import orjson
+from procfs import proc_mem
 
 WORDS = ("hola", "precio", "envío", "canción", "vinilo", "gracias", "mañana", "pedido", "talla",
          "Valparaíso", "¿tienen?", "necesito", "boleta", "transferencia", "horario", "dirección")
@@ -35,8 +37,7 @@ def frame(i: int, rng: random.Random) -> bytes:
 
 
 def rss_kb() -> int:
-    with open("/proc/self/status") as f:
-        return int(f.read().split("VmRSS:")[1].split()[0])
+    return proc_mem(os.getpid())["VmRSS"] // 1024
 
 
 def main() -> None:

@@ -25,28 +25,16 @@ import sys
 import time
 from typing import Any
 
-from benchlib import (
-    LOADGEN_CORE,
-    SERVER_CORE,
-    Baseline,
-    BenchError,
-    Condorito,
-    CoreLoad,
-    CpuWindow,
-    HttpPool,
-    SelfCpu,
-    connect_all,
-    fmt,
-    others_note,
-    percentiles,
-    pin_loadgen,
-    raise_nofile,
-    table,
-    use_fast_loop,
-)
-from loadgen import CondoRecv, Run, SioRecv
-
-HOST = "127.0.0.1"
+from bookkeeping import Run
+from errors import BenchError
+from harness import close_run, prepare_loadgen
+from httpclient import HttpPool
+from loadgen import PyReceivers
+from percentiles import percentiles
+from procfs import others_note
+from servers import HOST, Baseline, Condorito
+from tables import core_shares, fmt, in_mb, pct, table
+from windows import CpuWindow
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -72,7 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 async def run_server(which: str, args: argparse.Namespace) -> dict[str, Any]:
     server = Condorito(args.tenants, keep=args.keep) if which == "condorito" else Baseline(
         args.tenants, keep=args.keep)
-    clients: list[Any] = []
+    rx: PyReceivers | None = None
     pool = None
     try:
         await asyncio.to_thread(server.setup)
@@ -83,33 +71,24 @@ async def run_server(which: str, args: argparse.Namespace) -> dict[str, Any]:
         rss0 = server.server.mem()["VmRSS"]
         run = Run(server.tenants, 1)
         n_t = len(server.tenants)
-        if which == "condorito":
-            factories = [lambda t=server.tenants[i % n_t]: CondoRecv(HOST, server.port, run, t, True, False)
-                         for i in range(args.sockets)]
-        else:
-            factories = [lambda t=server.tenants[i % n_t]: SioRecv(HOST, server.port, run, t, True)
-                         for i in range(args.sockets)]
+        rx = PyReceivers(server.port, "condo" if which == "condorito" else "sio", run,
+                         [i % n_t for i in range(args.sockets)], concurrency=args.connect_concurrency,
+                         wait_s=120.0)
         connect_window = CpuWindow(server.server.pid, f"{which}-connect")
         connect_window.start()
-        t0 = time.monotonic()
-        failures = 0
         try:
-            clients, times = await connect_all(factories, HOST, server.port, args.connect_concurrency,
-                                               wait_s=120.0)
+            await rx.start()
         except (BenchError, OSError) as exc:
             raise BenchError(f"connecting {args.sockets} sockets failed: {exc}") from exc
-        setup_s = time.monotonic() - t0
         connect_window.stop()
         cpu_connect = connect_window.cpu
-        run.receivers = clients
+        clients = rx.clients
         await asyncio.sleep(1.0)
         rss1 = server.server.mem()["VmRSS"]
 
         # the idle window
         idle_window = CpuWindow(server.server.pid, f"{which}-idle")
         idle_window.start()
-        me = SelfCpu()
-        cores = CoreLoad()
         t1 = time.monotonic()
         samples = []
         while time.monotonic() - t1 < args.idle:
@@ -120,14 +99,12 @@ async def run_server(which: str, args: argparse.Namespace) -> dict[str, Any]:
         idle_window.stop()
         idle_wall = idle_window.wall
         idle_cpu = idle_window.cpu
-        lg_cpu, lg_share = me.read()
-        others = cores.others({SERVER_CORE: idle_cpu, LOADGEN_CORE: lg_cpu})
+        _, lg_share, others = idle_window.loadgen()
         mem = server.server.mem()
         lost = sum(1 for c in clients if c.gone)
-        failures += lost
-        p50, p99 = percentiles(times, (50, 99))
+        p50, p99 = percentiles(rx.connect_times, (50, 99))
         return {
-            "server": which, "ok": True, "sockets": len(clients), "setup_s": setup_s,
+            "server": which, "ok": True, "sockets": len(clients), "setup_s": rx.setup_s,
             "conn_p50": p50 * 1000, "conn_p99": p99 * 1000, "cpu_connect": cpu_connect,
             "rss0": rss0, "rss1": rss1, "rss_end": mem["VmRSS"], "rss_peak": mem["VmHWM"],
             "per_socket": (rss1 - rss0) / max(1, len(clients)),
@@ -139,13 +116,7 @@ async def run_server(which: str, args: argparse.Namespace) -> dict[str, Any]:
         return {"server": which, "ok": False, "error": str(exc),
                 "log": server.server.log_tail(15) if server.server.proc else ""}
     finally:
-        for c in clients:
-            c.live = False
-            c.close()
-        if pool is not None:
-            pool.close()
-        await asyncio.sleep(0.2)
-        await asyncio.to_thread(server.close)
+        await close_run(server, pool, rx, settle=0.2)
 
 
 def report(args: argparse.Namespace, results: list[dict[str, Any]], note: str) -> int:
@@ -157,17 +128,16 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], note: str) -
         ("connect all (s)", lambda r: f"{r['setup_s']:.2f}"),
         ("connect p50 / p99 (ms)", lambda r: f"{fmt(r['conn_p50'])} / {fmt(r['conn_p99'])}"),
         ("server CPU to connect (s)", lambda r: f"{r['cpu_connect']:.2f}"),
-        ("RSS before (MB)", lambda r: f"{r['rss0'] / 1e6:.1f}"),
-        ("RSS connected (MB)", lambda r: f"{r['rss1'] / 1e6:.1f}"),
+        ("RSS before (MB)", lambda r: in_mb(r["rss0"])),
+        ("RSS connected (MB)", lambda r: in_mb(r["rss1"])),
         ("RSS per socket (KB)", lambda r: f"{r['per_socket'] / 1e3:.1f}"),
-        ("peak RSS (MB)", lambda r: f"{r['rss_peak'] / 1e6:.1f}"),
-        ("RSS drift while idle (MB)", lambda r: f"{r['rss_drift'] / 1e6:.1f}"),
+        ("peak RSS (MB)", lambda r: in_mb(r["rss_peak"])),
+        ("RSS drift while idle (MB)", lambda r: in_mb(r["rss_drift"])),
         ("idle CPU (% of a core)", lambda r: f"{r['idle_cpu_pct']:.2f}"),
         ("pings answered", lambda r: fmt(r["pings"])),
         ("sockets lost", lambda r: fmt(r["lost"])),
-        ("load generator CPU share", lambda r: f"{r['lg_share'] * 100:.0f} %"),
-        ("other procs on core 0 / 1", lambda r: f"{r['others'].get(SERVER_CORE, 0) * 100:.0f} % / "
-                                                f"{r['others'].get(LOADGEN_CORE, 0) * 100:.0f} %"),
+        ("load generator CPU share", lambda r: pct(r["lg_share"])),
+        ("other procs on core 0 / 1", lambda r: core_shares(r["others"])),
     ]
     print(table(["", *[r["server"] for r in ok]], [[label, *[f(r) for r in ok]] for label, f in rows]))
     failed = False
@@ -211,12 +181,10 @@ async def main_async(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    note = pin_loadgen()
-    limit = raise_nofile(args.sockets + 512)
+    note, limit, _ = prepare_loadgen(args.sockets + 512)
     if limit < args.sockets + 64:
         print(f"error: RLIMIT_NOFILE is {limit}; {args.sockets} sockets need more", file=sys.stderr)
         return 1
-    use_fast_loop()
     try:
         results = asyncio.run(main_async(args))
     except KeyboardInterrupt:

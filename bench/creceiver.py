@@ -1,20 +1,19 @@
-"""The C receiver (bench/receiver.c) driven from Python: compile, configure, read its results.
+"""The C receiver (bench/receiver.c and its parts) driven from Python: compile, configure, read
+its results.
 
 The Python receivers in loadgen.py saturate their core at ~70-85k deliveries/s, below what the
-server can send; receiver.c does the same work (same protocols, same byte patterns, same
+server can send; the C receiver does the same work (same protocols, same byte patterns, same
 bookkeeping) in one epoll process. It is compiled at run time into a temp directory
-(`gcc -O2 -o <tmpdir>/receiver bench/receiver.c`), pinned to the load generator's core, fed a job
-on stdin and answers one JSON object per line on stdout (see the comment at the top of
-receiver.c). Latency uses CLOCK_MONOTONIC in µs, which is what the Python injector stamps
-(time.monotonic_ns() // 1000), so the two processes share the clock.
+(`gcc -O2 -o <tmpdir>/receiver bench/receiver.c bench/receiver_*.c`), pinned to the load
+generator's core, fed a job on stdin and answers one JSON object per line on stdout (see the
+comment at the top of receiver.c). Latency uses CLOCK_MONOTONIC in µs, which is what the Python
+injector stamps (time.monotonic_ns() // 1000), so the two processes share the clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
-import os
 import shutil
 import subprocess
 import tempfile
@@ -22,49 +21,33 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from benchlib import BENCH, LOADGEN_CORE, BenchError, Tenant, proc_cpu, two_cores
+from bookkeeping import Run
+from errors import BenchError
+from procfs import pin_to_loadgen_core, proc_cpu
+from servers import Tenant
 
-SOURCE = BENCH / "receiver.c"
+HERE = Path(__file__).resolve().parent
+# main and the epoll loop, then its parts (receiver.h declares what they share)
+SOURCES = [HERE / "receiver.c", *sorted(HERE.glob("receiver_*.c"))]
 
 
 def compile_receiver(tmpdir: Path) -> Path:
-    """gcc -O2 -o <tmpdir>/receiver bench/receiver.c (never committed: built per run)."""
+    """gcc -O2 -o <tmpdir>/receiver bench/receiver*.c (never committed: built per run)."""
     gcc = shutil.which("gcc") or shutil.which("cc")
     if gcc is None:
         raise BenchError("--receiver c needs gcc (or cc) on PATH")
     out = tmpdir / "receiver"
-    r = subprocess.run([gcc, "-O2", "-o", str(out), str(SOURCE)], capture_output=True, text=True,
-                       timeout=120, check=False)
+    r = subprocess.run([gcc, "-O2", "-o", str(out), *map(str, SOURCES)], capture_output=True,
+                       text=True, timeout=120, check=False)
     if r.returncode != 0:
-        raise BenchError(f"compiling {SOURCE.name} failed:\n{r.stderr.strip()}")
-    return out
-
-
-def _pin() -> None:
-    if two_cores():
-        os.sched_setaffinity(0, {LOADGEN_CORE})
-
-
-def hist_percentiles(hist: list[list[int]], ps: tuple[float, ...]) -> list[float]:
-    """Nearest-rank percentiles from the receiver's histogram ([value µs, count], ascending;
-    exact below 2 048 µs, within 0.1 % above)."""
-    total = sum(c for _, c in hist)
-    if not total:
-        return [float("nan") for _ in ps]
-    out = []
-    for p in ps:
-        rank = min(total, max(1, math.ceil(p / 100 * total)))
-        acc = 0
-        for v, c in hist:
-            acc += c
-            if acc >= rank:
-                out.append(float(v))
-                break
+        raise BenchError(f"compiling {', '.join(s.name for s in SOURCES)} failed:\n{r.stderr.strip()}")
     return out
 
 
 class CReceivers:
     """One receiver.c process holding every socket of a run (C = `len(sock_tenants)`)."""
+
+    in_process = False
 
     def __init__(self, port: int, mode: str, tenants: list[Tenant], sock_tenants: list[int],
                  n_per_tenant: int, batch: bool = False, concurrency: int = 200,
@@ -81,6 +64,9 @@ class CReceivers:
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-receiver-"))
         self.proc: asyncio.subprocess.Process | None = None
         self.ready_info: dict[str, Any] = {}
+        self.setup_s = 0.0                  # first connect -> last welcome / connect ack (not gcc)
+        self.connect_times: list[float] = []  # each socket's TCP connect -> ready, s
+        self.last_report: dict[str, Any] = {}
 
     @property
     def pid(self) -> int:
@@ -121,7 +107,7 @@ class CReceivers:
         exe = await asyncio.to_thread(compile_receiver, self.tmp)
         self.proc = await asyncio.create_subprocess_exec(
             str(exe), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            preexec_fn=_pin, limit=64 * 1024 * 1024)
+            preexec_fn=pin_to_loadgen_core, limit=64 * 1024 * 1024)
         lines = [f"port {self.port}", f"mode {self.mode}", f"batch {int(self.batch)}", f"n {self.n}",
                  f"concurrency {self.concurrency}", f"connect_timeout {self.connect_timeout:g}",
                  f"max_life {self.max_life:g}"]
@@ -134,23 +120,29 @@ class CReceivers:
             errs = "; ".join(self.ready_info.get("errors", [])[:3])
             raise BenchError(f"receiver: {self.ready_info['failed']} of {len(self.sock_tenants)} "
                              f"sockets failed to connect: {errs}")
+        self.setup_s = self.ready_info["connect_wall_us"] / 1e6
+        self.connect_times = [us / 1e6 for us in self.ready_info["connect_us"]]
         return self.ready_info
 
     async def stats(self) -> dict[str, Any]:
         await self._send("stats\n")
         return await self._read("stats", 10)
 
-    async def drain(self, acked: list[bytearray], wait_s: float) -> dict[str, Any]:
+    async def drain(self, run: Run, wait_s: float) -> None:
         """Tell the receiver what the server acknowledged; wait until every open socket of each
-        tenant saw every acknowledged message (or `wait_s` seconds); returns the report."""
-        lines = [f"acked {i} " + bytes(a).translate(_BITS).decode() for i, a in enumerate(acked)]
+        tenant saw every acknowledged message (or `wait_s` seconds); keeps its report."""
+        lines = [f"acked {i} " + bytes(a).translate(_BITS).decode() for i, a in enumerate(run.acked)]
         await self._send("\n".join(lines) + f"\nstop {wait_s:g}\n")
-        return await self._read("report", wait_s + 30)
+        self.last_report = await self._read("report", wait_s + 30)
 
-    async def reset(self, n_per_tenant: int) -> None:
-        """A new phase: fresh bitmaps and counters, the same sockets."""
-        self.n = n_per_tenant
-        await self._send(f"reset {n_per_tenant}\n")
+    async def report(self) -> dict[str, Any]:
+        """The report line of the last drain."""
+        return self.last_report
+
+    async def reset(self, run: Run) -> None:
+        """A new phase: fresh bitmaps and counters (run.n messages per tenant), the same sockets."""
+        self.n = run.n
+        await self._send(f"reset {run.n}\n")
 
     async def close(self) -> None:
         """quit (close frames, exit); kill after 5 s; remove the temp dir."""

@@ -35,32 +35,17 @@ import time
 from typing import Any
 
 import orjson
-from benchlib import (
-    LOADGEN_CORE,
-    SERVER_CORE,
-    BenchError,
-    Condorito,
-    CoreLoad,
-    CpuWindow,
-    HttpPool,
-    SelfCpu,
-    Tenant,
-    connect_all,
-    fmt,
-    now_us,
-    others_note,
-    percentiles,
-    phone_of,
-    pin_loadgen,
-    proc_times,
-    raise_nofile,
-    sign,
-    table,
-    use_fast_loop,
-)
-from loadgen import CondoRecv, Run
-
-HOST = "127.0.0.1"
+from bookkeeping import Run
+from errors import BenchError
+from harness import close_run, prepare_loadgen, run_capped
+from httpclient import HttpPool
+from loadgen import PyReceivers
+from payloads import phone_of, sandbox_request, webhook_request
+from percentiles import percentiles
+from procfs import now_us, others_note, proc_times
+from servers import HOST, Condorito
+from tables import core_shares, fmt, pct, table
+from windows import CpuWindow
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,21 +65,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 1 <= args.per_webhook <= 100:
         p.error("--per-webhook must be in 1..100")
     return args
-
-
-def webhook_body(t: Tenant, ids: list[str], k: int) -> bytes:
-    phone = phone_of(t.index, k)
-    stamp = str(int(time.time()))
-    return orjson.dumps({
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "bench-waba", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550000000", "phone_number_id": t.phone_number_id},
-            "contacts": [{"profile": {"name": "Bench Customer"}, "wa_id": phone}],
-            "messages": [{"from": phone, "id": wa_id, "timestamp": stamp, "type": "text",
-                          "text": {"body": f"ingest {wa_id}"}} for wa_id in ids],
-        }}]}],
-    })
 
 
 async def drive(pool: HttpPool, make: Any, total: int, concurrency: int) -> dict[str, Any]:
@@ -129,7 +99,7 @@ async def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
     srv.tenants[0].provider = "cloud"
     cloud, sandbox = srv.tenants
     pool: HttpPool | None = None
-    clients: list[Any] = []
+    rx: PyReceivers | None = None
     results: list[dict[str, Any]] = []
     durable: dict[str, Any] = {}
     run_id = secrets.token_hex(3)
@@ -139,27 +109,21 @@ async def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
         await pool.open()
         await srv.login(pool)
         if args.clients:
-            r = Run(srv.tenants, 1)
-            clients, _ = await connect_all(
-                [lambda t=srv.tenants[i % 2]: CondoRecv(HOST, srv.port, r, t, True, False)
-                 for i in range(args.clients)], HOST, srv.port)
+            rx = PyReceivers(srv.port, "condo", Run(srv.tenants, 1), [i % 2 for i in range(args.clients)])
+            await rx.start()
 
         def make_webhook(tag: str) -> Any:
             def make(i: int) -> tuple[bytes, list[str]]:
                 ids = [f"wamid.{tag}{run_id}.{i}.{j}" for j in range(args.per_webhook)]
-                raw = webhook_body(cloud, ids, i)
-                return pool.encode("POST", f"/webhooks/whatsapp/{cloud.code}", raw,
-                                   {"X-Hub-Signature-256": sign(cloud.app_secret, raw)}), ids
+                return webhook_request(pool, cloud, phone_of(cloud.index, i),
+                                       [(wa_id, f"ingest {wa_id}") for wa_id in ids]), ids
             return make
 
         def make_sandbox(tag: str) -> Any:
-            auth = {"Authorization": f"Bearer {sandbox.token}"}
-
             def make(i: int) -> tuple[bytes, list[str]]:
                 wa_id = f"sbx.{tag}{run_id}.{i}"
-                raw = orjson.dumps({"from": phone_of(sandbox.index, i), "name": "Bench Customer",
-                                    "body": f"ingest {wa_id}", "id": wa_id})
-                return pool.encode("POST", "/api/v1/sandbox/inbound", raw, auth), [wa_id]
+                return sandbox_request(pool, sandbox, phone_of(sandbox.index, i), f"ingest {wa_id}",
+                                       wa_id), [wa_id]
             return make
 
         routes = [("webhook", make_webhook), ("sandbox", make_sandbox)]
@@ -172,8 +136,6 @@ async def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
                 if warm["failures"]:
                     raise BenchError(f"{name} warm-up failed: {warm['failures'][0]}")
             window = CpuWindow(srv.server.pid, f"condorito-ingest-{name}")
-            me = SelfCpu()
-            cores = CoreLoad()
             window.start()
             out = await drive(pool, factory("m"), args.messages, args.concurrency)
             window.stop()
@@ -183,8 +145,7 @@ async def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
             if name == "webhook":
                 applied_wall = await asyncio.to_thread(wait_applied, srv.db, 120.0)
                 applied_cpu = sum(proc_times(srv.server.pid)) - window.cpu0
-            lg_cpu, lg_share = me.read()
-            others = cores.others({SERVER_CORE: window.cpu, LOADGEN_CORE: lg_cpu})
+            _, lg_share, others = window.loadgen()
             msgs = sum(len(ids) for ids in out["acked"])
             p50, p90, p99 = percentiles(out["lat"], (50, 90, 99))
             for ids in out["acked"]:
@@ -206,18 +167,12 @@ async def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str,
         rss_peak = srv.server.mem()["VmHWM"]
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        for c in clients:
-            c.live = False
+        if rx is not None:
+            rx.mute()
         found = await asyncio.to_thread(count_present, srv.db, all_acked)
         durable = {"acked": len(all_acked), "found": found, "rss_peak": rss_peak}
     finally:
-        for c in clients:
-            c.live = False
-            c.close()
-        if pool is not None:
-            pool.close()
-        await asyncio.sleep(0.05)
-        await asyncio.to_thread(srv.close)
+        await close_run(srv, pool, rx)
     return results, durable
 
 
@@ -271,10 +226,9 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], durable: dic
         ("applied end to end (msg/s)", lambda r: fmt(r["applied_s"]) if r["applied_s"] else "-"),
         ("CPU per message, end to end (µs)",
          lambda r: fmt(r["applied_cpu_us"]) if r["applied_cpu_us"] else "-"),
-        ("server busy share", lambda r: f"{r['cpu_share'] * 100:.0f} %"),
-        ("load generator CPU share", lambda r: f"{r['lg_share'] * 100:.0f} %"),
-        ("other procs on core 0 / 1", lambda r: f"{r['others'].get(SERVER_CORE, 0) * 100:.0f} % / "
-                                                f"{r['others'].get(LOADGEN_CORE, 0) * 100:.0f} %"),
+        ("server busy share", lambda r: pct(r["cpu_share"])),
+        ("load generator CPU share", lambda r: pct(r["lg_share"])),
+        ("other procs on core 0 / 1", lambda r: core_shares(r["others"])),
     ]
     print(table(["", *[r["route"] for r in results]], [[label, *[f(r) for r in results]]
                                                         for label, f in rows]))
@@ -305,17 +259,11 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], durable: dic
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    note = pin_loadgen()
-    raise_nofile(args.clients + args.concurrency + 256)
-    use_fast_loop()
-    try:
-        results, durable = asyncio.run(asyncio.wait_for(run(args), 900))
-    except BenchError as exc:
-        print(f"FAIL: {exc}", file=sys.stderr)
+    note, _, _ = prepare_loadgen(args.clients + args.concurrency + 256)
+    out = run_capped(run(args), 900)
+    if out is None:
         return 1
-    except TimeoutError:
-        print("FAIL: run took longer than 900 s", file=sys.stderr)
-        return 1
+    results, durable = out
     return report(args, results, durable, note)
 
 

@@ -1,11 +1,6 @@
-"""The fan-out load generator: receivers (Condorito /ws?v=1 and Socket.IO), the injector, and
-the bookkeeping that makes loss, duplicates and cross-tenant deliveries visible.
-
-Every injected message carries `bx:<tenant>:<k>:<stamp>` as its body: the tenant's index, the
-message's index within that tenant, and the load generator's clock when the request was written.
-Each receiver keeps one byte per message of its tenant: 0 = not seen, 1 = seen. A second sighting
-is a duplicate; a message acknowledged by the server (2xx) but never seen is lost; a frame whose
-clientCode (or body tenant) is not the receiver's is a cross-tenant delivery.
+"""The load generator's asyncio receivers (Condorito /ws?v=1 and Socket.IO v5 over a plain
+WebSocket) and PyReceivers, which drives a run's worth of them the way creceiver.CReceivers
+drives bench/receiver.c.
 
 The receivers do not parse every frame with a JSON parser unless --parse full is given. The fast
 path looks for fixed byte sequences (`{"type":"event","seq":`, `"event":"new_message","data":
@@ -17,26 +12,15 @@ frame the fast path cannot read is counted as `unparsed` (reported, and a failur
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import itertools
-import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections import Counter
 from typing import Any
 
 import orjson
-from benchlib import (
-    BenchError,
-    HttpPool,
-    Tenant,
-    WsClient,
-    body_text,
-    cloud_webhook,
-    phone_of,
-    sign,
-)
+from bookkeeping import Run, wait_delivered
+from errors import BenchError
+from servers import HOST, Tenant
+from wsclient import WsClient, connect_all
 
 EV = b'{"type":"event","seq":'
 EV_LEN = len(EV)
@@ -48,56 +32,6 @@ PING = b'{"type":"ping"}'
 PONG = b'{"type":"pong"}'
 SIO_NM = b'42["new_message",{"clientCode":"'
 SIO_NM_LEN = len(SIO_NM)
-
-
-class Run:
-    """What one server run saw."""
-
-    def __init__(self, tenants: list[Tenant], n_per_tenant: int) -> None:
-        self.tenants = tenants
-        self.n = n_per_tenant
-        self.acked = [bytearray(n_per_tenant) for _ in tenants]
-        self.post_failed = 0
-        self.post_errors: list[str] = []
-        self.lat: list[int] = []          # µs, first sightings of measured messages
-        self.unique = 0                   # first sightings
-        self.dup = 0                      # second sightings of a message id
-        self.seq_regress = 0              # seq not above the previous one on that socket
-        self.cross = 0
-        self.unparsed = 0
-        self.bad_index = 0
-        self.warm = 0                     # warm-up deliveries (not measured)
-        self.other = 0                    # other events (conversation_updated, stats, presence)
-        self.frames = 0                   # every event frame
-        self.pings = 0
-        self.errors: list[str] = []       # error frames / close codes seen
-        self.first_send = 0
-        self.last_send = 0
-        self.last_recv = 0
-        self.target = 1 << 62             # unique deliveries that complete the run
-        self.complete: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.receivers: list[Receiver] = []
-        self.sent = 0
-
-    def note_error(self, text: str) -> None:
-        if len(self.errors) < 20:
-            self.errors.append(text)
-
-    def expected(self) -> int:
-        """Deliveries owed: every acknowledged message times the sockets of its tenant."""
-        per_tenant = [0] * len(self.tenants)
-        for r in self.receivers:
-            if not r.gone:
-                per_tenant[r.tenant.index] += 1
-        return sum(sum(a) * per_tenant[i] for i, a in enumerate(self.acked))
-
-    def losses(self) -> int:
-        lost = 0
-        for r in self.receivers:
-            acked = self.acked[r.tenant.index]
-            seen = r.counts
-            lost += sum(1 for k in range(self.n) if acked[k] and not seen[k])
-        return lost
 
 
 class Receiver(WsClient):
@@ -119,6 +53,28 @@ class Receiver(WsClient):
         self.gone = True
         if self.live:
             self.run.note_error(f"socket lost during the run (close code {self.close_code})")
+
+    def _seq(self, seq: int) -> None:
+        """An event's seq: it must be above the previous one on this socket."""
+        if seq <= self.last_seq:
+            self.run.seq_regress += 1
+        else:
+            self.last_seq = seq
+
+    def _deliver_at(self, p: bytes, a: int, now: int) -> None:
+        """A new_message found by its byte patterns; its data.clientCode starts at p[a]."""
+        b = p.index(b'"', a)
+        c = p.find(BODY, b)
+        if c < 0:
+            self.run.unparsed += 1
+            return
+        c += 8
+        self._deliver(p[a:b], p[c: p.index(b'"', c)], now)
+
+    def _deliver_obj(self, data: dict[str, Any], now: int) -> None:
+        """A new_message's parsed data ({clientCode, message: {body...}...})."""
+        body = ((data.get("message") or {}).get("body") or "").encode()
+        self._deliver(str(data.get("clientCode")).encode(), body, now)
 
     def _deliver(self, code: bytes, body: bytes, now: int) -> None:
         """One new_message: `code` is data.clientCode, `body` the message body text."""
@@ -196,25 +152,14 @@ class CondoRecv(Receiver):
         j = p.index(b",", i + EV_LEN)
         raw_seq = p[i + EV_LEN: j]
         if raw_seq != b"null":
-            seq = int(raw_seq)
-            if seq <= self.last_seq:
-                run.seq_regress += 1
-            else:
-                self.last_seq = seq
+            self._seq(int(raw_seq))
         if not p.startswith(NM, j + 1):
             if p.startswith(NM_ANY, j + 1):
                 run.unparsed += 1  # a layout the fast path does not know: use --parse full
             else:
                 run.other += 1
             return
-        a = j + 1 + NM_LEN
-        b = p.index(b'"', a)
-        c = p.find(BODY, b)
-        if c < 0:
-            run.unparsed += 1
-            return
-        c += 8
-        self._deliver(p[a:b], p[c: p.index(b'"', c)], now)
+        self._deliver_at(p, j + 1 + NM_LEN, now)
 
     def _full(self, p: bytes, now: int, events: bool = True) -> None:
         try:
@@ -247,16 +192,11 @@ class CondoRecv(Receiver):
         run.frames += 1
         seq = f.get("seq")
         if seq is not None:
-            if seq <= self.last_seq:
-                run.seq_regress += 1
-            else:
-                self.last_seq = seq
+            self._seq(seq)
         if f.get("event") != "new_message":
             run.other += 1
             return
-        data = f.get("data") or {}
-        body = ((data.get("message") or {}).get("body") or "").encode()
-        self._deliver(str(data.get("clientCode")).encode(), body, now)
+        self._deliver_obj(f.get("data") or {}, now)
 
 
 class SioRecv(Receiver):
@@ -266,16 +206,8 @@ class SioRecv(Receiver):
 
     def on_text(self, p: bytes, now: int) -> None:
         if self.fast and p.startswith(SIO_NM):
-            run = self.run
-            run.frames += 1
-            a = SIO_NM_LEN
-            b = p.index(b'"', a)
-            c = p.find(BODY, b)
-            if c < 0:
-                run.unparsed += 1
-                return
-            c += 8
-            self._deliver(p[a:b], p[c: p.index(b'"', c)], now)
+            self.run.frames += 1
+            self._deliver_at(p, SIO_NM_LEN, now)
             return
         if p == b"2":
             self.run.pings += 1
@@ -296,130 +228,86 @@ class SioRecv(Receiver):
             if name != "new_message":
                 self.run.other += 1
                 return
-            body = ((data.get("message") or {}).get("body") or "").encode()
-            self._deliver(str(data.get("clientCode")).encode(), body, now)
+            self._deliver_obj(data, now)
         elif p.startswith(b"41") or p == b"1":
             self.run.note_error("server disconnected the socket")
 
 
-# -- injection ------------------------------------------------------------------------------------
+class PyReceivers:
+    """A run's asyncio receivers, driven like creceiver.CReceivers (start, stats, reset, drain,
+    report, close) so that a script runs either kind the same way. They live in this process:
+    their CPU is the load generator's own (`cpu()` is 0)."""
 
+    in_process = True
 
-@dataclass
-class Injector:
-    """Builds and sends the HTTP requests that deliver messages (sandbox route or signed webhook)."""
-
-    pool: HttpPool
-    target: str            # "condorito" | "baseline"
-    kind: str              # "sandbox" | "webhook"
-    tenants: list[Tenant]
-    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
-
-    def request(self, t: Tenant, k: int, tag: str = "bx") -> bytes:
-        stamp = time.monotonic_ns() // 1000
-        body = body_text(t.index, k, stamp, tag)
-        phone = phone_of(t.index, k)
-        wa_id = f"wamid.{tag}{self.run_id}.{t.index}.{k}"
-        if self.kind == "webhook":
-            raw = cloud_webhook(t.phone_number_id, wa_id, phone, body)
-            return self.pool.encode("POST", f"/webhooks/whatsapp/{t.code}", raw,
-                                    {"X-Hub-Signature-256": sign(t.app_secret, raw)})
-        if self.target == "condorito":
-            raw = orjson.dumps({"from": phone, "name": "Bench Customer", "body": body, "id": wa_id})
-            return self.pool.encode("POST", "/api/v1/sandbox/inbound", raw,
-                                    {"Authorization": f"Bearer {t.token}"})
-        raw = orjson.dumps({"tenant": t.code, "from": phone, "name": "Bench Customer", "body": body,
-                            "id": wa_id})
-        return self.pool.encode("POST", "/inbound", raw)
-
-    async def warmup(self, per_tenant: int) -> int:
-        """Unmeasured messages (one per customer phone) so contacts and caches exist."""
-        ok = 0
-
-        async def one(t: Tenant, k: int) -> None:
-            nonlocal ok
-            status, _ = await self.pool.send_raw(self.request(t, k, "bw"))
-            ok += status in (200, 202)
-
-        await asyncio.gather(*(one(t, k) for k in range(per_tenant) for t in self.tenants))
-        return ok
-
-    def _record(self, run: Run, t: Tenant, k: int, status: int, body: bytes) -> None:
-        if status in (200, 202):
-            run.acked[t.index][k] = 1
+    def __init__(self, port: int, mode: str, run: Run, sock_tenants: list[int], fast: bool = True,
+                 batch: bool = False, concurrency: int = 200, wait_s: float = 60.0) -> None:
+        self.port = port
+        self.run = run
+        self.concurrency = concurrency
+        self.wait_s = wait_s
+        tenants = run.tenants
+        if mode == "condo":
+            self.factories = [lambda t=tenants[i]: CondoRecv(HOST, port, run, t, fast, batch)
+                              for i in sock_tenants]
         else:
-            run.post_failed += 1
-            if len(run.post_errors) < 5:
-                run.post_errors.append(f"HTTP {status} {body[:160]!r}")
+            self.factories = [lambda t=tenants[i]: SioRecv(HOST, port, run, t, fast)
+                              for i in sock_tenants]
+        self.clients: list[Any] = []
+        self.setup_s = 0.0                  # first connect -> last ready
+        self.connect_times: list[float] = []  # each socket's TCP connect -> ready, s
+        self.complete = False
 
-    async def fixed_rate(self, run: Run, rate: float, total: int) -> None:
-        """Send `total` messages at `rate`/s (tenants alternate); waits for free connections."""
-        pending: set[asyncio.Future[Any]] = set()
+    def cpu(self) -> float:
+        return 0.0
+
+    async def start(self) -> None:
+        """Open every socket (bounded concurrency) and wait until each is ready."""
         t0 = time.monotonic()
-        run.first_send = time.monotonic_ns() // 1000
-        n_t = len(self.tenants)
-        for i in range(total):
-            delay = t0 + i / rate - time.monotonic()
-            if delay > 0.0005:
-                await asyncio.sleep(delay)
-            conn = await self.pool.acquire()
-            t = self.tenants[i % n_t]
-            k = i // n_t
-            fut = conn.send(self.request(t, k))
-            pending.add(fut)
-            fut.add_done_callback(self._done_cb(run, conn, t, k, pending))
-            run.sent += 1
-        run.last_send = time.monotonic_ns() // 1000
-        if pending:
-            await asyncio.wait(pending)
+        clients, self.connect_times = await connect_all(self.factories, HOST, self.port,
+                                                        self.concurrency, self.wait_s)
+        self.setup_s = time.monotonic() - t0
+        self.clients = clients
+        self.run.receivers = clients
 
-    def _done_cb(self, run: Run, conn: Any, t: Tenant, k: int,
-                 pending: set[asyncio.Future[Any]]) -> Callable[[asyncio.Future[Any]], None]:
-        def done(fut: asyncio.Future[Any]) -> None:
-            pending.discard(fut)
-            self.pool.release(conn)
-            exc = fut.exception()
-            if exc is not None:
-                run.post_failed += 1
-                if len(run.post_errors) < 5:
-                    run.post_errors.append(repr(exc))
-                return
-            status, body = fut.result()
-            self._record(run, t, k, status, body)
-        return done
+    async def stats(self) -> dict[str, Any]:
+        """The counters so far (the C receiver's stats line, as far as a script reads it)."""
+        run = self.run
+        return {"warm": run.warm, "frames": run.frames, "pings": run.pings,
+                "bytes_in": sum(c.bytes_in for c in self.clients),
+                "msgs_in": sum(c.msgs_in for c in self.clients)}
 
-    async def as_fast_as_possible(self, run: Run, total: int, inflight: int) -> None:
-        """`inflight` workers, each sending its next message as soon as the previous answered."""
-        counter = itertools.count()
-        n_t = len(self.tenants)
-        run.first_send = time.monotonic_ns() // 1000
+    async def reset(self, run: Run) -> None:
+        """A new phase: the same sockets count into `run` (fresh counters)."""
+        self.run = run
+        for r in self.clients:
+            r.run = run
+            r.counts = bytearray(run.n)
+        run.receivers = self.clients
 
-        async def worker() -> None:
-            while True:
-                i = next(counter)
-                if i >= total:
-                    return
-                t = self.tenants[i % n_t]
-                k = i // n_t
-                run.sent += 1
-                try:
-                    status, body = await self.pool.send_raw(self.request(t, k))
-                except (ConnectionError, BenchError) as exc:
-                    run.post_failed += 1
-                    if len(run.post_errors) < 5:
-                        run.post_errors.append(repr(exc))
-                    continue
-                self._record(run, t, k, status, body)
+    async def drain(self, run: Run, wait_s: float) -> None:
+        """Wait until every open socket of each tenant saw every acknowledged message (or
+        `wait_s` seconds)."""
+        self.complete = await wait_delivered(run, wait_s)
 
-        await asyncio.gather(*(worker() for _ in range(inflight)))
-        run.last_send = time.monotonic_ns() // 1000
+    async def report(self) -> dict[str, Any]:
+        """After drain: the C receiver's report line, as far as a script reads it."""
+        run = self.run
+        return {
+            "complete": self.complete, "unique": run.unique, "expected": run.target,
+            "lost": run.losses(), "dup": run.dup, "seq_regress": run.seq_regress,
+            "cross": run.cross, "unparsed": run.unparsed, "bad_index": run.bad_index,
+            "last_recv": run.last_recv, "lat_n": len(run.lat), "lat_max": max(run.lat, default=0),
+            "lat_hist": sorted(Counter(run.lat).items()), "errors": run.errors,
+            "close_codes": {}, **await self.stats(),
+        }
 
+    def mute(self) -> None:
+        """From now on a socket that goes away is no error (the server is about to go)."""
+        for c in self.clients:
+            c.live = False
 
-async def wait_delivered(run: Run, wait_s: float) -> bool:
-    """After the last answer: wait until every owed delivery arrived (or the timeout)."""
-    run.target = run.expected()
-    if run.unique >= run.target:
-        return True
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.shield(run.complete), wait_s)
-    return run.unique >= run.target
+    async def close(self) -> None:
+        self.mute()
+        for c in self.clients:
+            c.close()

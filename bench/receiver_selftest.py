@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from creceiver import compile_receiver
+from procfs import now_us
 
 TOKENS = {"TOKA": "bench1", "TOKB": "bench2"}
 N_SOCK = 4
@@ -46,10 +47,6 @@ def ws(payload: bytes, op: int = 1, fin: bool = True) -> bytes:
 
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
-
-
-def now_us() -> int:
-    return time.monotonic_ns() // 1000
 
 
 def event(seq: int, code: str, ti: int, k: int, pad: int = 0, tag: str = "bx") -> bytes:

@@ -37,29 +37,18 @@ import time
 from typing import Any
 
 import orjson
-from benchlib import (
-    LOADGEN_CORE,
-    SERVER_CORE,
-    BenchError,
-    Condorito,
-    CoreLoad,
-    CpuWindow,
-    HttpPool,
-    SelfCpu,
-    connect_all,
-    fmt,
-    others_note,
-    percentiles,
-    pin_loadgen,
-    raise_nofile,
-    table,
-    tcp_queues,
-    use_fast_loop,
-)
-from creceiver import CReceivers, hist_percentiles
-from loadgen import CondoRecv, Injector, Run, wait_delivered
+from bookkeeping import Run
+from creceiver import CReceivers
+from harness import close_run, prepare_loadgen, run_capped
+from httpclient import HttpPool
+from injector import Injector
+from loadgen import CondoRecv, PyReceivers
+from percentiles import hist_percentiles
+from procfs import others_note, tcp_queues
+from servers import HOST, Condorito
+from tables import core_shares, fmt, in_mb, pct, table
+from windows import CpuWindow
 
-HOST = "127.0.0.1"
 CLOSE_SLOW_CONSUMER = 4001
 
 
@@ -112,25 +101,16 @@ class SlowRecv(CondoRecv):
         super().on_text(p, now)
 
 
-async def phase(name: str, srv: Condorito, pool: HttpPool, readers: list[CondoRecv] | CReceivers,
+async def phase(name: str, srv: Condorito, pool: HttpPool, rx: CReceivers | PyReceivers,
                 args: argparse.Namespace, n_per_tenant: int, offset: int,
                 rss_samples: list[int]) -> dict[str, Any]:
     """One injection phase; the readers get a fresh Run (fresh counters)."""
     run = Run(srv.tenants, n_per_tenant)
-    rx = readers if isinstance(readers, CReceivers) else None
-    if rx is not None:
-        await rx.reset(n_per_tenant)
-        rx_cpu0 = rx.cpu()
-    else:
-        for r in readers:
-            r.run = run
-            r.counts = bytearray(n_per_tenant)
-        run.receivers = readers
+    await rx.reset(run)
+    rx_cpu0 = rx.cpu()
     inj = Injector(pool, "condorito", "sandbox", srv.tenants)
     inj.run_id = f"{inj.run_id}{offset}"
     window = CpuWindow(srv.server.pid, f"condorito-slow-{name}")
-    me = SelfCpu()
-    cores = CoreLoad()
     stop = asyncio.Event()
 
     async def sample() -> None:
@@ -143,39 +123,24 @@ async def phase(name: str, srv: Condorito, pool: HttpPool, readers: list[CondoRe
     rss_start = srv.server.mem()["VmRSS"]
     window.start()
     await inj.fixed_rate(run, args.rate, n_per_tenant * len(srv.tenants))
-    if rx is not None:
-        rep = await rx.drain(run.acked, args.drain_timeout)
-    else:
-        complete = await wait_delivered(run, args.drain_timeout)
+    await rx.drain(run, args.drain_timeout)
     window.stop()
     stop.set()
     await sampler
-    lg_cpu, lg_share = me.read()
-    rx_cpu = rx.cpu() - rx_cpu0 if rx is not None else 0.0
-    others = cores.others({SERVER_CORE: window.cpu, LOADGEN_CORE: lg_cpu + rx_cpu})
-    common = {
+    rx_cpu = rx.cpu() - rx_cpu0
+    _, lg_share, others = window.loadgen(rx_cpu)
+    rep = await rx.report()
+    p50, p90, p99 = hist_percentiles(rep["lat_hist"], (50, 90, 99))
+    return {
         "phase": name, "post_failed": run.post_failed,
         "rss_start": rss_start, "rss_peak": max(rss_samples) if rss_samples else rss_start,
         "lg_share": lg_share + rx_cpu / window.wall, "others": others,
-    }
-    if rx is not None:
-        p50, p90, p99 = hist_percentiles(rep["lat_hist"], (50, 90, 99))
-        return {
-            **common, "complete": rep["complete"], "deliveries": rep["unique"],
-            "expected": rep["expected"], "lost": rep["lost"], "dup": rep["dup"],
-            "cross": rep["cross"], "unparsed": rep["unparsed"] + rep["bad_index"],
-            "p50": p50 / 1000, "p90": p90 / 1000, "p99": p99 / 1000,
-            "max": rep["lat_max"] / 1000 if rep["lat_n"] else float("nan"),
-            "cpu_us": window.cpu / max(1, rep["unique"]) * 1e6, "errors": rep["errors"],
-        }
-    p50, p90, p99 = percentiles(run.lat, (50, 90, 99))
-    return {
-        **common, "complete": complete, "deliveries": run.unique, "expected": run.target,
-        "lost": run.losses(), "dup": run.dup, "cross": run.cross,
-        "unparsed": run.unparsed + run.bad_index,
+        "complete": rep["complete"], "deliveries": rep["unique"],
+        "expected": rep["expected"], "lost": rep["lost"], "dup": rep["dup"],
+        "cross": rep["cross"], "unparsed": rep["unparsed"] + rep["bad_index"],
         "p50": p50 / 1000, "p90": p90 / 1000, "p99": p99 / 1000,
-        "max": run.lat[-1] / 1000 if run.lat else float("nan"),
-        "cpu_us": window.cpu / max(1, run.unique) * 1e6, "errors": run.errors,
+        "max": rep["lat_max"] / 1000 if rep["lat_n"] else float("nan"),
+        "cpu_us": window.cpu / max(1, rep["unique"]) * 1e6, "errors": rep["errors"],
     }
 
 
@@ -184,8 +149,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     srv = Condorito(2, "sandbox", keep=args.keep,
                     env_extra={"CONDORITO_LOG_LEVEL": args.server_log_level})
     pool: HttpPool | None = None
-    readers: list[Any] = []
-    rx: CReceivers | None = None
+    rx: CReceivers | PyReceivers | None = None
     slow: SlowRecv | None = None
     try:
         await asyncio.to_thread(srv.setup)
@@ -194,20 +158,16 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         await srv.login(pool)
         n_per_tenant = -(-args.messages // 2)
         run0 = Run(srv.tenants, n_per_tenant)
-        if args.receiver == "c":
-            rx = CReceivers(srv.port, "condo", srv.tenants, [i % 2 for i in range(args.clients)],
-                            n_per_tenant)
-            await rx.start()
-        else:
-            readers, _ = await connect_all(
-                [lambda t=srv.tenants[i % 2]: CondoRecv(HOST, srv.port, run0, t, True, False)
-                 for i in range(args.clients)], HOST, srv.port)
+        sock_tenants = [i % 2 for i in range(args.clients)]
+        rx = (CReceivers(srv.port, "condo", srv.tenants, sock_tenants, n_per_tenant) if args.receiver == "c"
+              else PyReceivers(srv.port, "condo", run0, sock_tenants))
+        await rx.start()
         # warm-up: contacts, conversations, caches
         await Injector(pool, "condorito", "sandbox", srv.tenants).warmup(50)
         await asyncio.sleep(1.0)
 
         samples_a: list[int] = []
-        a = await phase("A", srv, pool, rx or readers, args, n_per_tenant, 1, samples_a)
+        a = await phase("A", srv, pool, rx, args, n_per_tenant, 1, samples_a)
 
         loop = asyncio.get_running_loop()
         sock = socket.socket()
@@ -222,7 +182,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         samples_b: list[int] = []
         t_b = time.monotonic()
         t_b_wall = time.time()
-        b = await phase("B", srv, pool, rx or readers, args, n_per_tenant, 2, samples_b)
+        b = await phase("B", srv, pool, rx, args, n_per_tenant, 2, samples_b)
         b_wall = time.monotonic() - t_b
 
         slow_gone_before = slow.lost
@@ -259,18 +219,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "alive": srv.server.alive(), "rss_end": srv.server.mem()["VmRSS"],
         }
     finally:
-        for r in readers:
-            r.live = False
-            r.close()
         if slow is not None:
             slow.live = False
             slow.close()
-        if rx is not None:
-            await rx.close()
-        if pool is not None:
-            pool.close()
-        await asyncio.sleep(0.05)
-        await asyncio.to_thread(srv.close)
+        await close_run(srv, pool, rx)
 
 
 def report(args: argparse.Namespace, res: dict[str, Any], note: str) -> int:
@@ -286,11 +238,10 @@ def report(args: argparse.Namespace, res: dict[str, Any], note: str) -> int:
         ("readers' latency p99 (ms)", lambda r: fmt(r["p99"])),
         ("readers' latency max (ms)", lambda r: fmt(r["max"])),
         ("server CPU per delivery (µs)", lambda r: fmt(r["cpu_us"])),
-        ("server RSS start (MB)", lambda r: f"{r['rss_start'] / 1e6:.1f}"),
-        ("server RSS peak (MB)", lambda r: f"{r['rss_peak'] / 1e6:.1f}"),
-        ("load generator CPU share", lambda r: f"{r['lg_share'] * 100:.0f} %"),
-        ("other procs on core 0 / 1", lambda r: f"{r['others'].get(SERVER_CORE, 0) * 100:.0f} % / "
-                                                f"{r['others'].get(LOADGEN_CORE, 0) * 100:.0f} %"),
+        ("server RSS start (MB)", lambda r: in_mb(r["rss_start"])),
+        ("server RSS peak (MB)", lambda r: in_mb(r["rss_peak"])),
+        ("load generator CPU share", lambda r: pct(r["lg_share"])),
+        ("other procs on core 0 / 1", lambda r: core_shares(r["others"])),
     ]
     print(table(["", "A: no slow socket", "B: with slow socket"],
                 [[label, f(a), f(b)] for label, f in rows]))
@@ -348,16 +299,9 @@ def report(args: argparse.Namespace, res: dict[str, Any], note: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    note = pin_loadgen()
-    raise_nofile(args.clients + args.inflight + 256)
-    use_fast_loop()
-    try:
-        res = asyncio.run(asyncio.wait_for(main_async(args), 900))
-    except BenchError as exc:
-        print(f"FAIL: {exc}", file=sys.stderr)
-        return 1
-    except TimeoutError:
-        print("FAIL: run took longer than 900 s", file=sys.stderr)
+    note, _, _ = prepare_loadgen(args.clients + args.inflight + 256)
+    res = run_capped(main_async(args), 900)
+    if res is None:
         return 1
     return report(args, res, note)
 
