@@ -69,26 +69,21 @@ class Inbox:
         failure is the caller's to record). Returns (new messages, items that failed).
         """
         isolate = len(inbound) + len(statuses) > 1
-        guard = tx.savepoint if isolate else nullcontext
-        outcome = {"new": 0, "failed": 0}
-
-        def attempt(step: Callable[[], object]) -> None:
+        new = failed = 0
+        item: InboundMessage | StatusUpdate
+        for item in (*inbound, *statuses):
             try:
-                with guard():
-                    step()
+                with tx.savepoint() if isolate else nullcontext():
+                    if isinstance(item, InboundMessage):
+                        new += not messages.ingest_inbound(tx, tenant, item).duplicate
+                    else:
+                        messages.set_status_by_wa_id(tx, tenant.id, item.wa_id, item.status,
+                                                     item.error)
             except Exception:
                 if not isolate:
                     raise
-                outcome["failed"] += 1
+                failed += 1
                 log.exception("delivery item failed", extra={"fields": {"tenant": tenant.id}})
-
-        for msg in inbound:
-            def ingest(msg: InboundMessage = msg) -> None:
-                outcome["new"] += not messages.ingest_inbound(tx, tenant, msg).duplicate
-            attempt(ingest)
-        for update in statuses:
-            attempt(lambda u=update: messages.set_status_by_wa_id(tx, tenant.id, u.wa_id, u.status, u.error))
-        new, failed = outcome["new"], outcome["failed"]
         if new:
             self._touch(tx, tenant.id)
         return new, failed
