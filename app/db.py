@@ -31,7 +31,7 @@ log = logging.getLogger("condorito.db")
 T = TypeVar("T")
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # Writes queued while a transaction runs join the next one; past this many the batch is cut so
 # one commit never holds the early callers for long.
 MAX_GROUP = 256
@@ -39,6 +39,7 @@ MAX_GROUP = 256
 INLINE_BUDGET = 0.004
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_PERIOD = 1.0  # seconds; bounds the WAL to about a second of writes
+BACKGROUND_MAX_WAIT = 0.05  # seconds background writes wait at most behind foreground ones
 READERS = 3
 
 
@@ -130,6 +131,7 @@ class _WriteJob:
     fn: Callable[[Tx], Any]
     future: asyncio.Future[Any]
     heavy: bool
+    background: bool
 
 
 @dataclass(slots=True)
@@ -155,6 +157,8 @@ class Database:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._pending: deque[_WriteJob] = deque()
+        self._background: deque[_WriteJob] = deque()
+        self._background_ran = 0.0  # loop time of the last background batch
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -229,11 +233,19 @@ class Database:
                 conn.close()
             self._read_conns.clear()
 
-    async def write(self, fn: Callable[[Tx], T], *, heavy: bool = False) -> T:
-        """Run `fn(tx)` atomically on the write connection; return its result."""
+    async def write(self, fn: Callable[[Tx], T], *, heavy: bool = False,
+                    background: bool = False) -> T:
+        """Run `fn(tx)` atomically on the write connection; return its result.
+
+        `background` jobs (applying stored webhooks, figures, indexing, retention) yield to the
+        others: they run when nothing else waits, and at least every BACKGROUND_MAX_WAIT
+        seconds, so requests keep being answered during a burst and background work still
+        progresses.
+        """
         assert self._wake is not None and not self._closing, "database not open"
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append(_WriteJob(fn, future, heavy))
+        (self._background if background else self._pending).append(
+            _WriteJob(fn, future, heavy, background))
         self._wake.set()
         return await future
 
@@ -263,12 +275,19 @@ class Database:
 
     # -- the writer --------------------------------------------------------------------------
 
-    def _take(self) -> tuple[list[_WriteJob], bool]:
-        """The next batch: consecutive light jobs, or consecutive heavy ones."""
-        heavy = self._pending[0].heavy
+    def _take(self, now: float) -> tuple[list[_WriteJob], bool]:
+        """The next batch: consecutive light jobs, or consecutive heavy ones, from the
+        foreground unless the background has waited too long or nothing else is queued."""
+        source = self._pending
+        if self._background and (
+            not self._pending or now - self._background_ran >= BACKGROUND_MAX_WAIT
+        ):
+            source = self._background
+            self._background_ran = now
+        heavy = source[0].heavy
         jobs: list[_WriteJob] = []
-        while self._pending and len(jobs) < MAX_GROUP and self._pending[0].heavy == heavy:
-            jobs.append(self._pending.popleft())
+        while source and len(jobs) < MAX_GROUP and source[0].heavy == heavy:
+            jobs.append(source.popleft())
         return jobs, heavy
 
     async def _run_writer(self) -> None:
@@ -276,13 +295,13 @@ class Database:
         assert self._wake is not None and self._conn is not None
         conn = self._conn
         while True:
-            if not self._pending:
+            if not self._pending and not self._background:
                 if self._closing:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            jobs, heavy = self._take()
+            jobs, heavy = self._take(loop.time())
             batch = _Batch(jobs)
             try:
                 if heavy:
@@ -334,7 +353,8 @@ class Database:
         """
         for i, job in enumerate(batch.jobs):
             if deadline is not None and i and time.perf_counter() > deadline:
-                self._pending.extendleft(reversed(batch.jobs[i:]))
+                rest = batch.jobs[i:]
+                (self._background if job.background else self._pending).extendleft(reversed(rest))
                 del batch.jobs[i:]
                 break
             tx = Tx(conn, cache=self._cache, batch_before_commit=batch.before_commit,

@@ -13,7 +13,7 @@ from typing import Any
 from app.db import Tx
 from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
-from app.services import conversations
+from app.services import conversations, stats
 from app.whatsapp.base import InboundMessage, Ingested
 
 MAX_BODY = 4096  # WhatsApp's own limit for a text message body
@@ -80,6 +80,7 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         " RETURNING id",
         (tenant.id, conversation_id, msg.type, body, msg.wa_id, now),
     ).fetchone()[0]
+    stats.count_message(tx, tenant.id, "in", now)
     unread = tx.execute(
         "UPDATE conversations SET unread_count = unread_count + 1, last_message_id = ?,"
         " updated_at = ?, last_inbound_at = ? WHERE id = ? AND tenant_id = ? RETURNING unread_count",
@@ -141,6 +142,7 @@ def queue_outbound(
         " RETURNING id",
         (tenant.id, conversation_id, body, author_kind, author_user_id, now),
     ).fetchone()[0]
+    stats.count_message(tx, tenant.id, "out", now)
     tx.execute(
         "INSERT INTO outbox (tenant_id, message_id, idempotency_key, request_hash, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -7,7 +7,7 @@ import logging
 
 from app.db import Database, Tx
 from app.realtime import stream
-from app.services import messages
+from app.services import messages, stats
 
 log = logging.getLogger("condorito.retention")
 
@@ -38,9 +38,10 @@ class Retention:
         """One pass; returns the number of events removed."""
         def prune(tx: Tx) -> int:
             messages.prune_orphans(tx, ORPHAN_MAX_AGE_MS)
+            stats.prune_counts(tx, stream.now_ms())
             return stream.prune(tx, max_age_ms=self.max_age_ms, keep_events=self.keep_events)
 
-        return await self._db.write(prune, heavy=True)
+        return await self._db.write(prune, heavy=True, background=True)
 
     async def _run(self) -> None:
         while True:

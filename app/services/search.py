@@ -63,7 +63,7 @@ class SearchIndexer:
 
     async def catch_up(self) -> None:
         """Index everything committed so far."""
-        while await self._db.write(index_pending, heavy=True) >= BATCH:
+        while await self._db.write(index_pending, heavy=True, background=True) >= BATCH:
             pass
 
     async def close(self) -> None:

@@ -85,7 +85,7 @@ class WebhookQueue:
             await self._wake.wait()
             self._wake.clear()
             try:
-                while await self._db.write(self._apply_batch):
+                while await self._db.write(self._apply_batch, background=True):
                     pass
             except Exception:
                 log.exception("webhook processing failed")
