@@ -13,6 +13,7 @@ list and the stream head it reports come from the same snapshot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -159,6 +160,7 @@ class Database:
         self._pending: deque[_WriteJob] = deque()
         self._background: deque[_WriteJob] = deque()
         self._background_ran = 0.0  # loop time of the last background batch
+        self._busy: Callable[[], bool] = lambda: False
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -174,6 +176,10 @@ class Database:
         self._cache: dict[str, Any] = {}  # the writer's memory across transactions
         self._checkpointer: asyncio.Task[None] | None = None
         self._ckpt = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
+
+    def set_busy_probe(self, busy: Callable[[], bool]) -> None:
+        """Tell the writer when requests are in progress (background writes then wait)."""
+        self._busy = busy
 
     def set_publisher(self, publisher: Publisher) -> None:
         """Route committed events (called on the event loop, in commit order)."""
@@ -237,10 +243,10 @@ class Database:
                     background: bool = False) -> T:
         """Run `fn(tx)` atomically on the write connection; return its result.
 
-        `background` jobs (applying stored webhooks, figures, indexing, retention) yield to the
-        others: they run when nothing else waits, and at least every BACKGROUND_MAX_WAIT
-        seconds, so requests keep being answered during a burst and background work still
-        progresses.
+        `background` jobs (applying stored webhooks, figures, indexing, retention) yield to
+        requests: they run when no other write waits and no request is in progress, and at
+        least every BACKGROUND_MAX_WAIT seconds, so a burst is acknowledged at full speed and
+        background work still progresses.
         """
         assert self._wake is not None and not self._closing, "database not open"
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -279,9 +285,8 @@ class Database:
         """The next batch: consecutive light jobs, or consecutive heavy ones, from the
         foreground unless the background has waited too long or nothing else is queued."""
         source = self._pending
-        if self._background and (
-            not self._pending or now - self._background_ran >= BACKGROUND_MAX_WAIT
-        ):
+        idle = not self._pending and not self._busy()
+        if self._background and (idle or now - self._background_ran >= BACKGROUND_MAX_WAIT):
             source = self._background
             self._background_ran = now
         heavy = source[0].heavy
@@ -301,7 +306,16 @@ class Database:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            jobs, heavy = self._take(loop.time())
+            now = loop.time()
+            wait = BACKGROUND_MAX_WAIT - (now - self._background_ran)
+            if not self._pending and self._busy() and wait > 0:
+                # Only background work is queued, and requests are in progress: give them the
+                # writer first, for a little while.
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+                continue
+            jobs, heavy = self._take(now)
             batch = _Batch(jobs)
             try:
                 if heavy:

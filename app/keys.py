@@ -19,6 +19,7 @@ from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
 from app.services.webhook_queue import WebhookQueue
+from app.web.inflight import InFlight
 from app.whatsapp.cloud import CloudProvider
 from app.whatsapp.registry import ProviderRegistry
 from app.whatsapp.sandbox import SandboxProvider
@@ -39,6 +40,7 @@ WEBHOOKS = web.AppKey("webhooks", WebhookQueue)
 PROVIDERS = web.AppKey("providers", ProviderRegistry)
 SANDBOX = web.AppKey("sandbox", SandboxProvider)
 CLOUD = web.AppKey("cloud", CloudProvider)
+INFLIGHT = web.AppKey("inflight", InFlight)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
 
 PRINCIPAL = web.RequestKey("principal", Principal)

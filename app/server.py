@@ -36,6 +36,7 @@ from app.services.webhook_queue import WebhookQueue
 from app.web import api_auth, api_inbox, api_whatsapp, pages, webhooks
 from app.web.bodies import MAX_BODY_BYTES
 from app.web.errors import error_middleware
+from app.web.inflight import InFlight
 from app.whatsapp.cloud import CloudProvider
 from app.whatsapp.registry import ProviderRegistry
 from app.whatsapp.sandbox import SandboxProvider
@@ -49,8 +50,10 @@ def create_app(config: Config) -> web.Application:
     """Build the application: routes, middlewares, and every resource in a cleanup_ctx."""
     if not config.secret:
         raise ValueError("config.secret must be set (see config.resolve_secret)")
-    app = web.Application(middlewares=[error_middleware, auth_middleware],
+    inflight = InFlight()
+    app = web.Application(middlewares=[inflight.middleware(), error_middleware, auth_middleware],
                           client_max_size=MAX_BODY_BYTES)
+    app[keys.INFLIGHT] = inflight
     app[keys.CONFIG] = config
     app[keys.SOCKETS] = weakref.WeakSet()
     env = aiohttp_jinja2.setup(
@@ -80,6 +83,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     db = Database(config.db_path)
     hub = Hub()
     db.set_publisher(hub.publish)
+    db.set_busy_probe(app[keys.INFLIGHT].busy)
     await db.open()
     app[keys.DB] = db
     app[keys.HUB] = hub
