@@ -244,9 +244,9 @@ class Database:
         """Run `fn(tx)` atomically on the write connection; return its result.
 
         `background` jobs (applying stored webhooks, figures, indexing, retention) yield to
-        requests: they run when no other write waits and no request is in progress, and at
-        least every BACKGROUND_MAX_WAIT seconds, so a burst is acknowledged at full speed and
-        background work still progresses.
+        requests: they run when no other write waits and no burst of requests is in progress,
+        and at least every BACKGROUND_MAX_WAIT seconds, so a burst is acknowledged at full
+        speed and background work still progresses.
         """
         assert self._wake is not None and not self._closing, "database not open"
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
@@ -309,8 +309,8 @@ class Database:
             now = loop.time()
             wait = BACKGROUND_MAX_WAIT - (now - self._background_ran)
             if not self._pending and self._busy() and wait > 0:
-                # Only background work is queued, and requests are in progress: give them the
-                # writer first, for a little while.
+                # Only background work is queued, and a burst of requests is in progress: give
+                # them the writer first, for a little while.
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
