@@ -1,0 +1,72 @@
+"""The single writer: group commit with per-job atomicity, and the background lane."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from app import db as dbmod
+from app.db import Database, Tx
+
+
+async def open_db(path) -> Database:
+    db = Database(path)
+    await db.open()
+    await db.write(lambda tx: tx.execute("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY)"))
+    return db
+
+
+def insert(key: str):
+    def fn(tx: Tx) -> str:
+        tx.execute("INSERT INTO t VALUES (?)", (key,))
+        return key
+    return fn
+
+
+async def test_jobs_in_one_commit_stay_atomic_on_their_own(tmp_path) -> None:
+    db = await open_db(tmp_path / "d.db")
+    batches = db.batches
+    results = await asyncio.gather(
+        db.write(insert("a")), db.write(insert("a")), db.write(insert("b")), return_exceptions=True)
+    assert results[0] == "a" and isinstance(results[1], Exception) and results[2] == "b"
+    assert db.batches == batches + 1  # one transaction for the three
+    keys = await db.read(lambda c: [r[0] for r in c.execute("SELECT k FROM t ORDER BY k")])
+    assert keys == ["a", "b"]
+    await db.close()
+
+
+async def test_background_yields_to_a_burst_but_not_for_long(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(dbmod, "BACKGROUND_MAX_WAIT", 0.2)
+    db = await open_db(tmp_path / "d.db")
+    burst = True
+    db.set_busy_probe(lambda: burst)
+    order: list[str] = []
+
+    def note(name: str):
+        def fn(tx: Tx) -> None:
+            order.append(name)
+        return fn
+
+    await db.write(note("warm"), background=True)  # the lane has just run
+    background = asyncio.ensure_future(db.write(note("background"), background=True))
+    await db.write(note("request"))
+    assert order == ["warm", "request"]  # the request went first during the burst
+    await asyncio.wait_for(background, 2)  # ...and the background job still ran soon after
+    assert order == ["warm", "request", "background"]
+    burst = False
+    await db.write(note("idle"), background=True)
+    assert order[-1] == "idle"
+    await db.close()
+
+
+@pytest.mark.parametrize("heavy", [False, True])
+async def test_close_lets_queued_writes_commit(tmp_path, heavy: bool) -> None:
+    db = await open_db(tmp_path / "d.db")
+    pending = [asyncio.ensure_future(db.write(insert(str(i)), heavy=heavy)) for i in range(20)]
+    await asyncio.sleep(0)  # queued, not yet run
+    await db.close()
+    assert [p.result() for p in pending] == [str(i) for i in range(20)]
+    db = await open_db(tmp_path / "d.db")
+    assert await db.read(lambda c: c.execute("SELECT COUNT(*) FROM t").fetchone()[0]) == 20
+    await db.close()
