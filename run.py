@@ -17,10 +17,11 @@ from aiohttp import web
 from app import create_app
 from app.auth.passwords import hash_password
 from app.config import Config, ConfigError, load_config, resolve_secret
-from app.db import Tx, apply_schema, backup, connect
+from app.db import Tx
 from app.errors import AppError
 from app.logs import setup_logging
 from app.services import tenants, users
+from app.sqlite import apply_schema, backup, connect
 
 T = TypeVar("T")
 

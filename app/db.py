@@ -18,7 +18,6 @@ import logging
 import sqlite3
 import threading
 import time
-import unicodedata
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,18 +26,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.sqlite import BUSY_TIMEOUT_MS, apply_schema, connect
+
 log = logging.getLogger("condorito.db")
 
 T = TypeVar("T")
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 3
 # Writes queued while a transaction runs join the next one; past this many the batch is cut so
 # one commit never holds the early callers for long.
 MAX_GROUP = 256
 # Light jobs run on the event loop for at most this long per batch (a message costs ~0.3 ms).
 INLINE_BUDGET = 0.004
-BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_PERIOD = 1.0  # seconds; bounds the WAL to about a second of writes
 BACKGROUND_MAX_WAIT = 0.05  # seconds background writes wait at most behind foreground ones
 READERS = 3
@@ -89,42 +87,6 @@ class Tx:
 
 
 Publisher = Callable[[list[Any]], None]
-
-
-def fold(text: str | None) -> str | None:
-    """Case- and accent-insensitive form of a text ("José Ñúñez" -> "jose nunez")."""
-    if text is None:
-        return None
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def connect(path: Path | str, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open a connection with the pragmas and functions every connection needs."""
-    conn = sqlite3.connect(
-        str(path), isolation_level=None, check_same_thread=False, timeout=10.0
-    )
-    conn.row_factory = sqlite3.Row
-    conn.create_function("fold", 1, fold, deterministic=True)
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    if readonly:
-        conn.execute("PRAGMA query_only = ON")
-    else:
-        # FULL: a webhook we acknowledged must survive a power cut (Meta does not resend);
-        # group commit makes the extra fsync cheap.
-        conn.execute("PRAGMA synchronous = FULL")
-    return conn
-
-
-def apply_schema(conn: sqlite3.Connection) -> None:
-    """Create or upgrade the schema (idempotent)."""
-    conn.execute("PRAGMA journal_mode = WAL")
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(f"database schema {version} is newer than this program ({SCHEMA_VERSION})")
-    if version < SCHEMA_VERSION:
-        conn.executescript(SCHEMA_PATH.read_text())
 
 
 @dataclass(slots=True)
@@ -430,14 +392,3 @@ def _set_result(future: asyncio.Future[Any], value: Any) -> None:
 def _set_exception(future: asyncio.Future[Any], exc: BaseException) -> None:
     if not future.done():
         future.set_exception(exc)
-
-
-def backup(source: Path | str, target: Path | str) -> None:
-    """Copy a live database consistently with SQLite's online backup API."""
-    src = connect(source, readonly=True)
-    dst = sqlite3.connect(str(target))
-    try:
-        src.backup(dst)
-    finally:
-        dst.close()
-        src.close()

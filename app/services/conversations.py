@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from app.db import fold
 from app.errors import Invalid, NotFound
+from app.sqlite import fold
 
 MAX_LIMIT = 100
 STATUSES = ("open", "closed", "all")
