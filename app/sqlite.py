@@ -43,7 +43,8 @@ def apply_schema(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
-        raise sqlite3.DatabaseError(f"database schema {version} is newer than this program ({SCHEMA_VERSION})")
+        raise sqlite3.DatabaseError(
+            f"database schema {version} is newer than this program ({SCHEMA_VERSION})")
     if version < SCHEMA_VERSION:
         conn.executescript(SCHEMA_PATH.read_text())
 
