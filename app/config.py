@@ -87,6 +87,20 @@ def resolve_secret(config: Config) -> Config:
     return config.with_secret(secret)
 
 
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    """Read a positive number setting, with a clear error when it is not one."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 def _env_int(env: dict[str, str], name: str, default: int) -> int:
     """Read an integer setting, with a clear error when it is not one."""
     raw = env.get(name)
@@ -116,6 +130,8 @@ def load_config(
         login_max_failures=_env_int(env, "CONDORITO_LOGIN_MAX_FAILURES", 10),
         login_ip_max_failures=_env_int(env, "CONDORITO_LOGIN_IP_MAX_FAILURES", 50),
         login_window=_env_int(env, "CONDORITO_LOGIN_WINDOW", 15 * 60),
+        ping_interval=_env_float(env, "CONDORITO_PING_INTERVAL", 25.0),
+        pong_timeout=_env_float(env, "CONDORITO_PONG_TIMEOUT", 10.0),
         retention_events=_env_int(env, "CONDORITO_RETENTION_EVENTS", 10_000),
         retention_seconds=_env_int(env, "CONDORITO_RETENTION_SECONDS", 24 * 3600),
         allowed_origins=origins,
