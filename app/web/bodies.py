@@ -16,8 +16,11 @@ MAX_BODY_BYTES = 1024 * 1024  # request bodies of the API (aiohttp answers 413 a
 async def read_json(request: web.Request) -> dict[str, Any]:
     """The JSON object body of a request, or a 400 that says what is wrong."""
     raw = await request.read()
-    if not raw:
-        return {}
+    return json_object(raw) if raw else {}
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """`raw` parsed as a JSON object, or a 400 that says what is wrong."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:

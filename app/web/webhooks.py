@@ -5,14 +5,13 @@ from __future__ import annotations
 import hmac
 import logging
 
-import orjson
 from aiohttp import web
 
 from app import keys
 from app.auth.middleware import public
-from app.errors import AppError, Forbidden, Invalid, NotFound, Unauthorized
+from app.errors import AppError, Forbidden, NotFound, Unauthorized
 from app.services.whatsapp_config import CloudSettings
-from app.web.bodies import MAX_BODY_BYTES, json_response
+from app.web.bodies import MAX_BODY_BYTES, json_object, json_response
 from app.whatsapp.cloud import signature_ok
 
 log = logging.getLogger("condorito.webhooks")
@@ -74,12 +73,7 @@ async def handle_post(request: web.Request) -> web.Response:
                         request.headers.get("X-Hub-Signature-256")):
         log.warning("webhook signature refused", extra={"fields": {"tenant": tenant_id}})
         raise Unauthorized("bad signature", code="invalid_signature")
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise Invalid("body is not JSON", code="invalid_json") from None
-    if not isinstance(payload, dict):
-        raise Invalid("body must be a JSON object", code="invalid_json")
+    payload = json_object(body)
     # 200 only after the delivery is committed: Meta retries anything else, and retries are
     # deduplicated by message id when the delivery is applied.
     await request.app[keys.WEBHOOKS].accept(tenant_id, "cloud", body, payload)
