@@ -20,6 +20,7 @@ from app.auth.principal import Authenticator
 from app.auth.throttle import LoginThrottle
 from app.config import Config
 from app.db import Database
+from app.gc_policy import GcPolicy
 from app.i18n import t
 from app.realtime import const, longpoll, ws
 from app.realtime.connection import Connection
@@ -121,6 +122,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     retention = Retention(db, max_age_ms=config.retention_seconds * 1000,
                           keep_events=config.retention_events, period=config.retention_period)
     retention.start()
+    gc_policy = GcPolicy()
+    gc_policy.start()
     log.info("started", extra={"fields": {"db": str(config.db_path)}})
     try:
         yield
@@ -135,6 +138,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         await search.close()
         await hub.drain_closing()
         await db.close()
+        await gc_policy.stop()
         log.info("stopped")
 
 
