@@ -9,9 +9,11 @@ the same injection (sandbox route, fixed rate):
      reading (its transport is paused and its SO_RCVBUF small, so the kernel buffers fill and
      the server must hold or drop what it cannot write).
 
-During B the server's RSS is sampled every 100 ms. After B the slow socket resumes reading and
-we record how it ended: the close code it received (4001 expected), or, if the connection was
-torn down before a close frame could reach it, the server log's "slow consumer" line.
+During B the server's RSS is sampled every 100 ms. As soon as the server logs the slow socket as
+a slow consumer (it then waits up to 30 s for the close handshake), the socket resumes reading
+(`--resume end`: only after B) and we record how it ended: the close code it received (4001
+expected), or, if the connection was torn down before a close frame could reach it, the server
+log's "slow consumer" line.
 
 It prints, per phase: readers' deliveries, loss/dup, latency p50/p90/p99/max, server RSS
 (start / peak); then the slow socket's fate, how much the server's RSS grew compared with what
@@ -63,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="SO_RCVBUF of the slow socket in bytes (default 65536; 0 = the kernel's "
                         "autotuning, which on loopback may grow to net.ipv4.tcp_rmem's max, 32 MB "
                         "here, and swallow the whole test in the client's kernel)")
+    p.add_argument("--resume", choices=("declared", "end"), default="declared",
+                   help="when the slow socket starts reading again: as soon as the server has "
+                        "logged it as a slow consumer (declared, the default: within the server's "
+                        "close grace, so it reads everything up to the close frame), or after "
+                        "phase B (end: the server has aborted it by then)")
     p.add_argument("--drain-timeout", type=float, default=30.0)
     p.add_argument("--server-log-level", default="INFO",
                    help="server log level (default INFO; DEBUG also logs each socket's close as "
@@ -179,6 +186,25 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             lambda: SlowRecv(HOST, srv.port, run0, srv.tenants[0], True, False), sock=sock)
         await asyncio.wait_for(slow.ready, 10)
         slow.transport.pause_reading()
+        slow_port = slow.transport.get_extra_info("sockname")[1]
+        kernel: dict[str, Any] = {}
+
+        def resume() -> None:
+            # Where the undelivered bytes sit now: the server's kernel send queue and the slow
+            # client's kernel receive queue (neither is in the server's RSS).
+            server_q = tcp_queues(srv.port, slow_port)
+            client_q = tcp_queues(slow_port, srv.port)
+            kernel.update(server_sendq=server_q[0] if server_q else None,
+                          client_recvq=client_q[1] if client_q else None)
+            slow.transport.resume_reading()
+
+        async def resume_when_declared() -> None:
+            # The verdict is only in the server's log file: poll it (no event crosses processes).
+            while "slow consumer" not in srv.server.log_text():  # noqa: ASYNC110
+                await asyncio.sleep(0.2)
+            resume()
+
+        watcher = asyncio.create_task(resume_when_declared()) if args.resume == "declared" else None
         samples_b: list[int] = []
         t_b = time.monotonic()
         t_b_wall = time.time()
@@ -186,14 +212,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         b_wall = time.monotonic() - t_b
 
         slow_gone_before = slow.lost
-        # Where the undelivered bytes sit now: the server's kernel send queue and the slow
-        # client's kernel receive queue (neither is in the server's RSS).
-        slow_port = slow.transport.get_extra_info("sockname")[1]
-        server_q = tcp_queues(srv.port, slow_port)
-        client_q = tcp_queues(slow_port, srv.port)
-        kernel = {"server_sendq": server_q[0] if server_q else None,
-                  "client_recvq": client_q[1] if client_q else None}
-        slow.transport.resume_reading()
+        if watcher is not None and not watcher.done():
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        if not kernel:
+            resume()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(slow.done), 20)
         log = srv.server.log_text()
@@ -257,7 +281,9 @@ def report(args: argparse.Namespace, res: dict[str, Any], note: str) -> int:
           f"{res['owed_events']:,} new_message events (plus their conversation_updated) it was owed; "
           f"server log {'has' if res['logged'] else 'has no'} 'slow consumer' line")
     k = res["kernel"]
-    print("at the end of B, kernel buffers held for the slow socket: server send queue "
+    when = ("once the server had declared it slow" if args.resume == "declared"
+            else "at the end of B")
+    print(f"{when}, kernel buffers held for the slow socket: server send queue "
           f"{(k['server_sendq'] or 0) / 1e6:.2f} MB, client receive queue "
           f"{(k['client_recvq'] or 0) / 1e6:.2f} MB (kernel memory, not in the server's RSS)")
     if res["log_line"]:
