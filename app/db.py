@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.sqlite import BUSY_TIMEOUT_MS, apply_schema, connect
+from app.tasks import cancel_and_wait
 
 log = logging.getLogger("condorito.db")
 
@@ -180,10 +181,8 @@ class Database:
 
     async def close(self) -> None:
         """Let queued writes commit, then stop the writer and close every connection."""
-        if self._checkpointer is not None:
-            self._checkpointer.cancel()
-            await asyncio.gather(self._checkpointer, return_exceptions=True)
-            self._checkpointer = None
+        await cancel_and_wait(self._checkpointer)
+        self._checkpointer = None
         self._ckpt.shutdown(wait=True)
         if self._task is not None:
             self._closing = True

@@ -17,6 +17,8 @@ import logging
 import time
 from typing import Any
 
+from app.tasks import cancel_and_wait
+
 log = logging.getLogger("condorito.gc")
 
 RECLAIM_PERIOD = 900.0
@@ -37,11 +39,8 @@ class GcPolicy:
 
     async def stop(self) -> None:
         """Stop, and give every frozen object back to the collector."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         with contextlib.suppress(ValueError):
             gc.callbacks.remove(self._after_collection)
         gc.unfreeze()

@@ -14,6 +14,7 @@ from typing import Any
 from app.db import Database, Tx
 from app.realtime import stream
 from app.services import messages
+from app.tasks import cancel_and_wait
 from app.whatsapp.base import OutboundMessage, ProviderError
 from app.whatsapp.registry import ProviderRegistry
 
@@ -94,9 +95,7 @@ class OutboxWorker:
 
     async def stop(self) -> None:
         """Stop claiming; let sends in flight finish."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
         if self._inflight:
             await asyncio.gather(*self._inflight, return_exceptions=True)
 

@@ -8,6 +8,7 @@ import logging
 from app.db import Database, Tx
 from app.realtime import stream
 from app.services import messages, stats
+from app.tasks import cancel_and_wait
 
 log = logging.getLogger("condorito.retention")
 
@@ -30,9 +31,7 @@ class Retention:
 
     async def stop(self) -> None:
         """Stop the task."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
 
     async def prune_now(self) -> int:
         """One pass; returns the number of events removed."""

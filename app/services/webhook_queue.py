@@ -19,6 +19,7 @@ from app.db import Database, Tx
 from app.realtime.stream import now_ms
 from app.services.inbox import Inbox
 from app.services.messages import TenantRef
+from app.tasks import cancel_and_wait
 from app.whatsapp.cloud import parse_webhook
 
 log = logging.getLogger("condorito.webhooks")
@@ -68,9 +69,7 @@ class WebhookQueue:
 
     async def stop(self) -> None:
         """Stop after the batch in progress; the rest waits in the table for the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
 
     async def idle(self) -> None:
         """Wait until every delivery accepted so far has been applied (or marked failed)."""
