@@ -11,6 +11,11 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
 SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 
+# Columns added after their table first shipped, as (table, column, declaration). `CREATE TABLE
+# IF NOT EXISTS` in schema.sql leaves an existing table as it was, so these are added by ALTER
+# TABLE before schema.sql runs (which may then index and backfill them). Append; never edit.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = ()
+
 
 def fold(text: str | None) -> str | None:
     """Case- and accent-insensitive form of a text ("José Ñúñez" -> "jose nunez")."""
@@ -46,7 +51,17 @@ def apply_schema(conn: sqlite3.Connection) -> None:
         raise sqlite3.DatabaseError(
             f"database schema {version} is newer than this program ({SCHEMA_VERSION})")
     if version < SCHEMA_VERSION:
+        add_columns(conn, ADDED_COLUMNS)
         conn.executescript(SCHEMA_PATH.read_text())
+
+
+def add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], ...]) -> None:
+    """Add the columns an existing table lacks (idempotent: a table not there yet is skipped,
+    schema.sql creates it whole)."""
+    for table, column, declaration in columns:
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if have and column not in have:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def backup(source: Path | str, target: Path | str) -> None:

@@ -70,3 +70,17 @@ async def test_close_lets_queued_writes_commit(tmp_path, heavy: bool) -> None:
     db = await open_db(tmp_path / "d.db")
     assert await db.read(lambda c: c.execute("SELECT COUNT(*) FROM t").fetchone()[0]) == 20
     await db.close()
+
+
+def test_added_columns_reach_a_table_made_by_an_older_schema(tmp_path):
+    """A column declared in ADDED_COLUMNS is added to an existing table, once."""
+    from app.sqlite import add_columns, connect
+
+    conn = connect(tmp_path / "old.db")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    columns = (("t", "note", "TEXT NOT NULL DEFAULT ''"), ("absent", "x", "TEXT"))
+    add_columns(conn, columns)
+    add_columns(conn, columns)  # a second start changes nothing
+    assert [r[1] for r in conn.execute("PRAGMA table_info(t)")] == ["id", "note"]
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'absent'").fetchone() is None
+    conn.close()
