@@ -10,7 +10,7 @@ from aiohttp import web
 from app import keys
 from app.auth import tokens
 from app.auth.principal import Principal
-from app.errors import AppError, RateLimited
+from app.errors import AppError
 from app.realtime import const
 from app.services import users
 
@@ -39,12 +39,10 @@ def client_ip(request: web.Request) -> str:
 
 
 async def login(app: web.Application, email: str, password: str, ip: str) -> LoginResult:
-    """Check a password and open a session; throttled per account and per address."""
+    """Check a password and open a session; throttled as app/auth/throttle.py explains."""
     throttle = app[keys.THROTTLE]
     email = (email or "").strip()
-    wait = throttle.retry_after(email, ip)
-    if wait:
-        raise RateLimited("too many failed logins", retry_after=wait)
+    await throttle.check(email, ip)
     db = app[keys.DB]
     found = await db.read(lambda c: users.find_login(c, email)) if email else None
     user, stored = found if found else (None, None)
@@ -53,7 +51,7 @@ async def login(app: web.Application, email: str, password: str, ip: str) -> Log
         throttle.failed(email, ip)
         log.info("login failed", extra={"fields": {"ip": ip}})
         raise InvalidCredentials("invalid e-mail or password")
-    throttle.succeeded(email)
+    throttle.succeeded(email, ip)
     config = app[keys.CONFIG]
     sid = await db.write(lambda tx: users.create_session(tx, user, config.token_ttl))
     token, exp = tokens.issue(config.secret, user_id=user.id, tenant_id=user.tenant_id,
