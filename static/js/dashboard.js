@@ -1,8 +1,7 @@
 // The dashboard: figures and WhatsApp link state, live.
-import { Realtime } from "./realtime.js";
+import { realtime } from "./realtime.js";
 import { t } from "./i18n.js";
 
-const body = document.body;
 const status = document.getElementById("rt-status");
 const STAT_KEYS = ["conversations_open", "unread", "messages_today_in", "messages_today_out", "contacts", "bulk_active"];
 
@@ -17,24 +16,18 @@ function showLink(state) {
   document.getElementById("wa-state").textContent = state;
 }
 
-const rt = new Realtime({
-  seq: Number(body.dataset.seq),
-  epoch: body.dataset.epoch,
-  handlers: {
-    stats_updated: showStats,
-    whatsapp_authenticated: () => showLink("connected"),
-    whatsapp_disconnected: (data) => showLink(data.state ?? "disconnected"),
-  },
-  onState: (state) => {
-    status.dataset.state = state;
-    status.textContent = t(state);
-    status.title = state === "stopped" ? t("stopped_hint") : "";
-  },
-  onResync: async () => {
-    const resp = await fetch("/api/v1/stats", { credentials: "same-origin" });
-    const stats = await resp.json();
-    showStats(stats);
-    return stats.seq;
-  },
+const rt = realtime();
+rt.on("stats_updated", showStats);
+rt.on("whatsapp_authenticated", () => showLink("connected"));
+rt.on("whatsapp_disconnected", (data) => showLink(data.state ?? "disconnected"));
+rt.onState((state) => {
+  status.dataset.state = state;
+  status.textContent = t(state);
+  status.title = state === "stopped" ? t("stopped_hint") : "";
 });
-rt.start();
+rt.onResync(async () => {
+  const resp = await fetch("/api/v1/stats", { credentials: "same-origin" });
+  const stats = await resp.json();
+  showStats(stats);
+  return stats.seq;
+});

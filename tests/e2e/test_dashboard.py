@@ -73,7 +73,7 @@ async def test_falls_back_to_long_polling_when_websocket_fails(page: Page, live:
         "close() { setTimeout(() => this.onclose && this.onclose({code: 1006}), 0); } };"
     )
     await sign_in(page, live)
-    await expect(page.locator("#rt-status")).to_have_attribute("data-state", "live", timeout=10_000)
+    await expect(page.locator("#rt-status")).to_have_attribute("data-state", "polling", timeout=10_000)
     token = await api_token(live)
     await inbound(live, token, "56977778888", "por long-poll")
     await expect(page.locator("#stat-unread")).to_have_text("1")

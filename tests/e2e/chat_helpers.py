@@ -1,0 +1,49 @@
+"""Helpers for the chat and realtime browser tests: API calls beside the browser, sign-in."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+from playwright.async_api import Page, expect
+
+from tests.e2e.conftest import PASSWORD, Live
+
+
+async def api_token(live: Live, email: str | None = None) -> str:
+    """A bearer token for the tenant's admin (or another user)."""
+    async with aiohttp.ClientSession() as s, s.post(
+        live.base + "/api/v1/auth/login", json={"email": email or live.email, "password": PASSWORD}
+    ) as r:
+        assert r.status == 200, await r.text()
+        return str((await r.json())["token"])
+
+
+async def api(live: Live, token: str, method: str, path: str, body: Any = None,
+              headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One REST call; returns (status, JSON body or None)."""
+    hdrs = {"Authorization": f"Bearer {token}", **(headers or {})}
+    async with aiohttp.ClientSession() as s, s.request(
+        method, live.base + path, json=body, headers=hdrs
+    ) as r:
+        data = await r.json() if r.content_type == "application/json" else None
+        return r.status, data
+
+
+async def inbound(live: Live, token: str, phone: str, body: str, name: str | None = None) -> dict[str, Any]:
+    """The sandbox phone `phone` writes to the tenant."""
+    payload: dict[str, Any] = {"from": phone, "body": body}
+    if name is not None:
+        payload["name"] = name
+    status, data = await api(live, token, "POST", "/api/v1/sandbox/inbound", payload)
+    assert status == 202, data
+    return dict(data)
+
+
+async def sign_in(page: Page, live: Live, path: str = "/", email: str | None = None) -> None:
+    """Log in through the form and land on `path`."""
+    await page.goto(live.base + "/login?next=" + path)
+    await page.fill("input[name=email]", email or live.email)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page).to_have_url(live.base + path)
