@@ -46,6 +46,9 @@ class Config:
     public_url: str = ""                 # base URL the phone uses to reach pairing links
     ws_compress: bool = False
     secure_cookies: bool = False
+    # A Graph API base other than Meta's (a stand-in for tests): the server would POST the tenant's
+    # bearer token there, so only the operator may allow it, never a tenant admin alone.
+    allow_custom_api_base: bool = False
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -139,5 +142,6 @@ def load_config(
         public_url=env.get("CONDORITO_PUBLIC_URL", "").rstrip("/"),
         ws_compress=env.get("CONDORITO_WS_COMPRESS", "") in ("1", "true", "yes"),
         secure_cookies=env.get("CONDORITO_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        allow_custom_api_base=env.get("CONDORITO_ALLOW_CUSTOM_API_BASE", "") in ("1", "true", "yes"),
         log_level=env.get("CONDORITO_LOG_LEVEL", "INFO").upper(),
     )

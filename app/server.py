@@ -107,7 +107,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     providers.add(sandbox)
     http = aiohttp.ClientSession()
     cloud = app[keys.CLOUD] = CloudProvider(
-        lambda tid: db.read(lambda c: whatsapp_config.get_cloud(c, tid)), http, inbox
+        lambda tid: db.read(lambda c: whatsapp_config.get_cloud(
+            c, tid, allow_custom_base=config.allow_custom_api_base)), http, inbox
     )
     providers.add(cloud)
     outbox = app[keys.OUTBOX] = OutboxWorker(db, providers)

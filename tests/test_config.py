@@ -36,3 +36,9 @@ def test_generated_secret_is_kept_private_and_reused(tmp_path) -> None:
     assert len(first.secret) >= 32
     assert (tmp_path / "data" / "secret.key").stat().st_mode & 0o777 == 0o600
     assert resolve_secret(config).secret == first.secret
+
+
+def test_custom_api_base_is_off_unless_the_operator_allows_it() -> None:
+    assert load_config(env={}).allow_custom_api_base is False
+    assert load_config(env={"CONDORITO_ALLOW_CUSTOM_API_BASE": "0"}).allow_custom_api_base is False
+    assert load_config(env={"CONDORITO_ALLOW_CUSTOM_API_BASE": "1"}).allow_custom_api_base is True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 from typing import Any
 
@@ -11,8 +12,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from app import keys
-from app.services import webhook_queue
+from app import create_app, keys
+from app.config import Config
+from app.services import webhook_queue, whatsapp_config
 from app.whatsapp.cloud import parse_webhook, sign
 from tests.conftest import Actor, make_actor, next_event, next_frame
 
@@ -138,7 +140,57 @@ async def test_webhooks_never_cross_tenants(alice: Actor, bob: Actor) -> None:
     assert resp.status == 409
 
 
-async def test_cloud_send_and_receipts(alice: Actor) -> None:
+@pytest.fixture
+async def stand_in_alice(aiohttp_client: Any, config: Config) -> Actor:
+    """Admin of `acme` on a server whose operator allows a stand-in Graph API base."""
+    client = await aiohttp_client(create_app(dataclasses.replace(config, allow_custom_api_base=True)))
+    return await make_actor(client, "acme")
+
+
+async def put_config(actor: Actor, **fields: str) -> Any:
+    body = {"provider": "cloud", "phone_number_id": "1001", "access_token": "tok",
+            "app_secret": SECRET, **fields}
+    return await actor.client.put("/api/v1/whatsapp/config", json=body, headers=actor.headers)
+
+
+@pytest.mark.parametrize("base", [
+    "http://127.0.0.1:9/v23.0", "https://169.254.169.254/latest", "https://graph.facebook.com.evil.test/v23.0",
+    "https://graph.facebook.com:8443/v23.0", "https://user@graph.facebook.com/v23.0",
+    "http://graph.facebook.com/v23.0", "https://graph.facebook.com/v23.0/../../x",
+])
+async def test_custom_api_base_refused_by_default(alice: Actor, base: str) -> None:
+    resp = await put_config(alice, api_base=base)
+    assert resp.status == 400
+    error = (await resp.json())["error"]
+    assert error["code"] == "api_base_not_allowed" and error["field"] == "api_base"
+    assert "CONDORITO_ALLOW_CUSTOM_API_BASE" in error["message"]
+    shown = await (await alice.get("/api/v1/whatsapp/config")).json()
+    assert shown["provider"] == "sandbox" and "api_base" not in shown  # nothing half-written
+
+
+async def test_meta_base_always_accepted(alice: Actor) -> None:
+    for base in ("https://graph.facebook.com/v21.0", "https://graph.facebook.com/v23.0/", ""):
+        resp = await put_config(alice, api_base=base)
+        assert resp.status == 200, await resp.text()
+        assert (await resp.json())["api_base"] == (base or whatsapp_config.DEFAULT_API_BASE)
+
+
+async def test_custom_api_base_accepted_when_the_operator_allows(stand_in_alice: Actor) -> None:
+    resp = await put_config(stand_in_alice, api_base="http://127.0.0.1:9/v23.0")
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["api_base"] == "http://127.0.0.1:9/v23.0"
+
+
+async def test_stored_custom_base_unused_once_disallowed(stand_in_alice: Actor) -> None:
+    assert (await put_config(stand_in_alice, api_base="http://127.0.0.1:9/v23.0")).status == 200
+    db = stand_in_alice.client.app[keys.DB]
+    tid = stand_in_alice.tenant_id
+    kept = await db.read(lambda c: whatsapp_config.get_cloud(c, tid, allow_custom_base=False))
+    assert kept is not None and kept.api_base == whatsapp_config.DEFAULT_API_BASE
+
+
+async def test_cloud_send_and_receipts(stand_in_alice: Actor) -> None:
+    alice = stand_in_alice
     graph_calls: list[dict[str, Any]] = []
     got_call = asyncio.Event()
 

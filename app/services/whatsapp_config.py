@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from app.errors import Conflict, Invalid
 from app.realtime.stream import now_ms
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v23.0"
+META_HOST = "graph.facebook.com"
+_VERSION = re.compile(r"/v\d{1,3}\.\d{1,3}/?")
 CLOUD_FIELDS = ("phone_number_id", "access_token", "app_secret", "verify_token", "api_base")
 SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
 AVAILABLE = ("sandbox", "cloud")  # `web` (QR gateway) arrives with its own issue
@@ -33,8 +36,19 @@ class CloudSettings:
         return bool(self.phone_number_id and self.access_token and self.app_secret)
 
 
-def get_cloud(conn: sqlite3.Connection, tenant_id: int) -> CloudSettings | None:
-    """The stored Cloud API settings of a tenant."""
+def is_meta_base(url: str) -> bool:
+    """True for Meta's Graph API, https://graph.facebook.com/vNN.N (no port, user, query)."""
+    parts = urlsplit(url)
+    return (parts.scheme == "https" and parts.netloc.lower() == META_HOST
+            and bool(_VERSION.fullmatch(parts.path)) and not parts.query and not parts.fragment)
+
+
+def get_cloud(conn: sqlite3.Connection, tenant_id: int, *,
+              allow_custom_base: bool) -> CloudSettings | None:
+    """The stored Cloud API settings of a tenant.
+
+    A custom base stored while the operator allowed it is not used once they stop allowing it:
+    Meta's base takes its place, so the token only ever goes to Meta."""
     row = conn.execute(
         "SELECT phone_number_id, access_token, app_secret, verify_token, api_base"
         " FROM whatsapp_configs WHERE tenant_id = ?",
@@ -42,8 +56,10 @@ def get_cloud(conn: sqlite3.Connection, tenant_id: int) -> CloudSettings | None:
     ).fetchone()
     if row is None:
         return None
-    return CloudSettings(row[0] or "", row[1] or "", row[2] or "", row[3] or "",
-                         row[4] or DEFAULT_API_BASE)
+    base = row[4] or DEFAULT_API_BASE
+    if not allow_custom_base and not is_meta_base(base):
+        base = DEFAULT_API_BASE
+    return CloudSettings(row[0] or "", row[1] or "", row[2] or "", row[3] or "", base)
 
 
 def _mask(value: str) -> str | None:
@@ -63,7 +79,8 @@ def public_config(provider: str, cloud: CloudSettings | None, webhook_url: str) 
     return out
 
 
-def _check_cloud(data: dict[str, Any], current: CloudSettings | None) -> dict[str, str]:
+def _check_cloud(data: dict[str, Any], current: CloudSettings | None,
+                 allow_custom_base: bool) -> dict[str, str]:
     values: dict[str, str] = {}
     for name in CLOUD_FIELDS:
         raw = data.get(name)
@@ -78,19 +95,24 @@ def _check_cloud(data: dict[str, Any], current: CloudSettings | None) -> dict[st
     parts = urlsplit(values["api_base"])
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise Invalid("api_base must be an http(s) URL", code="invalid_field", field="api_base")
+    if not allow_custom_base and not is_meta_base(values["api_base"]):
+        raise Invalid(f"api_base must be Meta's Graph API ({DEFAULT_API_BASE}); another base is"
+                      " accepted only when the server's operator sets CONDORITO_ALLOW_CUSTOM_API_BASE=1",
+                      code="api_base_not_allowed", field="api_base")
     pnid = values["phone_number_id"]
     if pnid and not (pnid.isascii() and pnid.isdigit()):
         raise Invalid("phone_number_id must be digits", code="invalid_field", field="phone_number_id")
     return values
 
 
-def save(tx: Tx, tenant_id: int, data: dict[str, Any]) -> str:
+def save(tx: Tx, tenant_id: int, data: dict[str, Any], *, allow_custom_base: bool) -> str:
     """Store the provider choice and Cloud settings; returns the provider."""
     provider = data.get("provider")
     if provider not in AVAILABLE:
         raise Invalid(f"provider must be one of {', '.join(AVAILABLE)}", code="invalid_provider")
     if provider == "cloud":
-        values = _check_cloud(data, get_cloud(tx.conn, tenant_id))
+        current = get_cloud(tx.conn, tenant_id, allow_custom_base=allow_custom_base)
+        values = _check_cloud(data, current, allow_custom_base)
         try:
             tx.execute(
                 "INSERT INTO whatsapp_configs (tenant_id, phone_number_id, access_token, app_secret,"

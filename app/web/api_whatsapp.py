@@ -92,7 +92,10 @@ async def handle_get_config(request: web.Request) -> web.Response:
     p = request[keys.PRINCIPAL]
     require_admin(p)
     tenant = await request.app[keys.TENANTS].get(p.tenant_id)
-    cloud = await request.app[keys.DB].read(lambda c: whatsapp_config.get_cloud(c, p.tenant_id))
+    allow = request.app[keys.CONFIG].allow_custom_api_base
+    cloud = await request.app[keys.DB].read(
+        lambda c: whatsapp_config.get_cloud(c, p.tenant_id, allow_custom_base=allow)
+    )
     url = f"{public_base(request)}/webhooks/whatsapp/{tenant.code}"
     return json_response(whatsapp_config.public_config(tenant.provider, cloud, url))
 
@@ -102,7 +105,10 @@ async def handle_put_config(request: web.Request) -> web.Response:
     p = request[keys.PRINCIPAL]
     require_admin(p)
     data = await read_json(request)
-    await request.app[keys.DB].write(lambda tx: whatsapp_config.save(tx, p.tenant_id, data))
+    allow = request.app[keys.CONFIG].allow_custom_api_base
+    await request.app[keys.DB].write(
+        lambda tx: whatsapp_config.save(tx, p.tenant_id, data, allow_custom_base=allow)
+    )
     request.app[keys.TENANTS].forget(p.tenant_id)
     request.app[keys.CLOUD].forget(p.tenant_id)
     return await handle_get_config(request)
