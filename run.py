@@ -15,12 +15,13 @@ from typing import TypeVar
 from aiohttp import web
 
 from app import create_app
+from app.auth import users
 from app.auth.passwords import hash_password
 from app.config import Config, ConfigError, load_config, resolve_secret
 from app.db import Tx
 from app.errors import AppError
 from app.logs import setup_logging
-from app.services import tenants, users
+from app.services import tenants
 from app.sqlite import apply_schema, backup, connect
 
 T = TypeVar("T")

@@ -1,46 +1,52 @@
-"""Every web.AppKey and web.RequestKey, typed, in one place."""
+"""Every web.AppKey and web.RequestKey, typed, in one place.
+
+A leaf module: any layer may read app state through these keys, so the types are imported for
+the type checker only (at run time this module imports nothing of the app).
+"""
 
 from __future__ import annotations
 
 import weakref
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from app.auth.passwords import Hasher
-from app.auth.principal import Authenticator, Principal
-from app.auth.throttle import LoginThrottle
-from app.config import Config
-from app.db import Database
-from app.realtime.heartbeat import Heartbeat
-from app.realtime.hub import Hub
-from app.services.inbox import Inbox
-from app.services.outbox import OutboxWorker
-from app.services.search import SearchIndexer
-from app.services.stats import StatsCoalescer
-from app.services.tenants import Directory
-from app.services.webhook_queue import WebhookQueue
-from app.web.inflight import InFlight
-from app.whatsapp.cloud import CloudProvider
-from app.whatsapp.registry import ProviderRegistry
-from app.whatsapp.sandbox import SandboxProvider
+if TYPE_CHECKING:
+    from app.auth.passwords import Hasher
+    from app.auth.principal import Authenticator, Principal
+    from app.auth.throttle import LoginThrottle
+    from app.config import Config
+    from app.db import Database
+    from app.realtime.heartbeat import Heartbeat
+    from app.realtime.hub import Hub
+    from app.services.inbox import Inbox
+    from app.services.outbox import OutboxWorker
+    from app.services.providers import ProviderRegistry
+    from app.services.search import SearchIndexer
+    from app.services.stats import StatsCoalescer
+    from app.services.tenants import Directory
+    from app.services.webhook_queue import WebhookQueue
+    from app.web.inflight import InFlight
+    from app.whatsapp.cloud import CloudProvider
+    from app.whatsapp.sandbox import SandboxProvider
 
-CONFIG = web.AppKey("config", Config)
-DB = web.AppKey("db", Database)
-HUB = web.AppKey("hub", Hub)
-HEARTBEAT = web.AppKey("heartbeat", Heartbeat)
-AUTH = web.AppKey("auth", Authenticator)
-HASHER = web.AppKey("hasher", Hasher)
-THROTTLE = web.AppKey("throttle", LoginThrottle)
-TENANTS = web.AppKey("tenants", Directory)
-STATS = web.AppKey("stats", StatsCoalescer)
-SEARCH = web.AppKey("search", SearchIndexer)
-INBOX = web.AppKey("inbox", Inbox)
-OUTBOX = web.AppKey("outbox", OutboxWorker)
-WEBHOOKS = web.AppKey("webhooks", WebhookQueue)
-PROVIDERS = web.AppKey("providers", ProviderRegistry)
-SANDBOX = web.AppKey("sandbox", SandboxProvider)
-CLOUD = web.AppKey("cloud", CloudProvider)
-INFLIGHT = web.AppKey("inflight", InFlight)
-SOCKETS = web.AppKey("sockets", weakref.WeakSet[web.WebSocketResponse])
+CONFIG: web.AppKey[Config] = web.AppKey("config")
+DB: web.AppKey[Database] = web.AppKey("db")
+HUB: web.AppKey[Hub] = web.AppKey("hub")
+HEARTBEAT: web.AppKey[Heartbeat] = web.AppKey("heartbeat")
+AUTH: web.AppKey[Authenticator] = web.AppKey("auth")
+HASHER: web.AppKey[Hasher] = web.AppKey("hasher")
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle")
+TENANTS: web.AppKey[Directory] = web.AppKey("tenants")
+STATS: web.AppKey[StatsCoalescer] = web.AppKey("stats")
+SEARCH: web.AppKey[SearchIndexer] = web.AppKey("search")
+INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
+OUTBOX: web.AppKey[OutboxWorker] = web.AppKey("outbox")
+WEBHOOKS: web.AppKey[WebhookQueue] = web.AppKey("webhooks")
+PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
+SANDBOX: web.AppKey[SandboxProvider] = web.AppKey("sandbox")
+CLOUD: web.AppKey[CloudProvider] = web.AppKey("cloud")
+INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 
-PRINCIPAL = web.RequestKey("principal", Principal)
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")

@@ -29,17 +29,17 @@ from app.realtime.hub import Hub
 from app.services import link, whatsapp_config
 from app.services.inbox import Inbox
 from app.services.outbox import OutboxWorker
+from app.services.providers import ProviderRegistry
 from app.services.retention import Retention
 from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
 from app.services.webhook_queue import WebhookQueue
-from app.web import api_auth, api_inbox, api_whatsapp, pages, webhooks
+from app.web import api_auth, api_inbox, api_whatsapp, inbox_calls, pages, webhooks
 from app.web.bodies import MAX_BODY_BYTES
 from app.web.errors import error_middleware
 from app.web.inflight import InFlight
 from app.whatsapp.cloud import CloudProvider
-from app.whatsapp.registry import ProviderRegistry
 from app.whatsapp.sandbox import SandboxProvider
 
 log = logging.getLogger("condorito")
@@ -69,6 +69,7 @@ def create_app(config: Config) -> web.Application:
 
 def _routes(app: web.Application) -> None:
     app.router.add_get("/ws", ws.handle_ws, name="ws")
+    inbox_calls.setup_calls()
     api_auth.setup_routes(app)
     api_inbox.setup_routes(app)
     api_whatsapp.setup_routes(app)

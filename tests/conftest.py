@@ -14,9 +14,9 @@ from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient
 
 from app import create_app, keys
-from app.auth import passwords
+from app.auth import passwords, users
 from app.config import Config
-from app.services import tenants, users
+from app.services import tenants
 
 PASSWORD = "correct horse battery"
 FRAME_TIMEOUT = 5.0

@@ -16,8 +16,8 @@ from aiohttp import WSServerHandshakeError
 from aiohttp.test_utils import TestClient
 
 from app import create_app, keys
+from app.auth.session import COOKIE_NAME
 from app.config import Config
-from app.web.session import COOKIE_NAME
 from tests.conftest import PASSWORD, Actor, closed_with, drain_until, login, make_actor, next_frame
 from tests.security_helpers import (
     alg_none,

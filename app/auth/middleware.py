@@ -10,8 +10,9 @@ from aiohttp import web
 
 from app import keys
 from app.auth.principal import AuthFailure
+from app.auth.session import COOKIE_NAME
 from app.errors import Forbidden, Unauthorized
-from app.web.session import COOKIE_NAME
+from app.http import is_api
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -30,10 +31,6 @@ def _is_public(request: web.Request, handler: Handler) -> bool:
         return True
     route = request.match_info.route
     return isinstance(route.resource, web.StaticResource) or route.resource is None
-
-
-def _wants_html(request: web.Request) -> bool:
-    return not request.path.startswith(("/api/", "/ws", "/webhooks/"))
 
 
 def same_origin(request: web.Request, *, required: bool) -> bool:
@@ -69,7 +66,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise Unauthorized("authentication required")
         principal = await request.app[keys.AUTH].authenticate(token)
     except (AuthFailure, Unauthorized):
-        if _wants_html(request) and request.method == "GET":
+        if not is_api(request) and request.method == "GET":
             raise web.HTTPFound("/login?next=" + quote(request.path_qs, safe="/")) from None
         raise
     # Cookies ride along on cross-site requests; a form post from elsewhere must not act as the

@@ -6,10 +6,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from app.auth import tokens
+from app.auth import tokens, users
 from app.db import Database
 from app.errors import AppError
-from app.services import users
 
 # Cached lookups stay bounded; the cache only saves a read per request and is dropped on change.
 MAX_CACHED = 100_000

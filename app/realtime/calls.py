@@ -13,10 +13,9 @@ from typing import Any
 from aiohttp import web
 
 from app import keys
-from app.errors import AppError, Invalid
+from app.errors import AppError
 from app.realtime import const, frames
 from app.realtime.connection import Connection
-from app.services import conversations
 
 log = logging.getLogger("condorito.ws")
 
@@ -24,12 +23,17 @@ Handler = Callable[[web.Application, Connection, dict[str, Any]], Awaitable[Any]
 METHODS: dict[str, Handler] = {}
 
 
+def register(name: str, fn: Handler) -> None:
+    """Make a call method available under its wire name (upper layers add theirs at startup)."""
+    METHODS[name] = fn
+
+
 def method(name: str) -> Callable[[Handler], Handler]:
-    """Register a call method under its wire name."""
-    def register(fn: Handler) -> Handler:
-        METHODS[name] = fn
+    """Register a call method of this module under its wire name."""
+    def decorate(fn: Handler) -> Handler:
+        register(name, fn)
         return fn
-    return register
+    return decorate
 
 
 def call_error(exc: BaseException) -> tuple[str, str, bool]:
@@ -89,32 +93,6 @@ class Dispatcher:
             conn.send_now(frames.result_error_frame(call_id, code, message, retryable))
             return
         conn.send_now(frames.result_frame(call_id, data))
-
-
-def _conversation_id(params: dict[str, Any]) -> int:
-    raw = params.get("conversation_id")
-    if not isinstance(raw, str):
-        raise Invalid("conversation_id must be a string", code="invalid_params")
-    return conversations.parse_id(raw)
-
-
-@method("typing")
-async def handle_typing(app: web.Application, conn: Connection, params: dict[str, Any]) -> Any:
-    """Tell the tenant's other screens an agent is typing in a conversation."""
-    state = params.get("state", "start")
-    if state not in ("start", "stop"):
-        raise Invalid("state must be start or stop", code="invalid_params")
-    conv_id = _conversation_id(params)
-    tenant_id = conn.ident.tenant_id
-    # Same answer for a foreign id as for a missing one.
-    await app[keys.DB].read(lambda c: conversations.get_item(c, tenant_id, conv_id))
-    app[keys.HUB].publish_ephemeral(
-        tenant_id, "typing",
-        {"conversation_id": str(conv_id), "state": state,
-         "user": {"id": str(conn.ident.user_id), "name": conn.ident.name}},
-        exclude=conn,
-    )
-    return {}
 
 
 @method("presence")

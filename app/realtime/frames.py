@@ -5,16 +5,11 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-import orjson
+from app.jsonenc import dumps
 
 _LEN2 = struct.Struct("!BBH").pack
 _LEN3 = struct.Struct("!BBQ").pack
 _TEXT_FIN = 0x81
-
-
-def dumps(obj: Any) -> bytes:
-    """Serialize to compact JSON bytes (orjson everywhere on the server)."""
-    return orjson.dumps(obj)
 
 
 def event_frame(seq: int | None, wire: str, data_json: bytes, ts: int) -> bytes:

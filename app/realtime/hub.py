@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from app.realtime import frames
+from app import jsonenc
+from app.clock import now_ms
 from app.realtime.connection import Connection
-from app.realtime.stream import StreamEvent, build_event, now_ms
+from app.realtime.stream import StreamEvent, build_event
 
 log = logging.getLogger("condorito.hub")
 
@@ -146,7 +147,7 @@ class Hub:
         exclude: Connection | None = None,
     ) -> None:
         """Send a never-stored event (typing, presence, QR) to whoever is connected now."""
-        ev = build_event(tenant_id, None, name, frames.dumps(data), now_ms(), audience)
+        ev = build_event(tenant_id, None, name, jsonenc.dumps(data), now_ms(), audience)
         for conn in list(self._tenants.get(tenant_id, ())):
             if conn is not exclude and conn.ident.accepts(audience):
                 conn.push(None, ev.frame, ev.wire)

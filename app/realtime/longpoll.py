@@ -16,9 +16,9 @@ from app import keys
 from app.auth.middleware import request_token
 from app.auth.principal import Principal
 from app.errors import Gone, Invalid, RateLimited
+from app.http import int_query
 from app.realtime import const, stream
 from app.realtime.stream import Resume, StreamState
-from app.web.bodies import int_query
 
 
 @dataclass(slots=True)

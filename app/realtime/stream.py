@@ -5,13 +5,14 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import string
-import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
+from app import jsonenc
+from app.clock import now_ms
 from app.db import Tx
 from app.realtime import frames
 from app.realtime.names import EventClass, coalesce_key, lookup
@@ -19,11 +20,6 @@ from app.realtime.names import EventClass, coalesce_key, lookup
 _EPOCH_ALPHABET = string.ascii_lowercase + string.digits
 # Latest-wins keys whose newest seq the writer remembers (conversations, messages' statuses...).
 MAX_REMEMBERED_KEYS = 100_000
-
-
-def now_ms() -> int:
-    """Unix time in milliseconds."""
-    return int(time.time() * 1000)
 
 
 @dataclass(slots=True)
@@ -121,7 +117,7 @@ def append_many(
     rows = []
     for spec, (name, data, key) in zip(specs, batch, strict=True):
         seq += 1
-        payload = frames.dumps(data)
+        payload = jsonenc.dumps(data)
         ckey = coalesce_key(spec, key)
         if ckey is not None:
             _supersede(tx, tenant_id, ckey, seq)

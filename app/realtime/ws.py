@@ -15,11 +15,11 @@ from aiohttp import WSMsgType, web
 from app import keys
 from app.auth.middleware import same_origin
 from app.auth.principal import AuthFailure, Principal
+from app.auth.session import COOKIE_NAME
 from app.errors import Forbidden, Invalid
 from app.realtime import calls, const, frames, stream
 from app.realtime.connection import Connection
 from app.realtime.stream import Resume
-from app.web.session import COOKIE_NAME
 
 log = logging.getLogger("condorito.ws")
 

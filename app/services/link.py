@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from app.clock import now_ms
 from app.db import Tx
 from app.realtime import stream
 from app.whatsapp.base import STATES
@@ -32,7 +33,7 @@ def set_state(
     prev = tx.execute(
         "SELECT state FROM whatsapp_sessions WHERE tenant_id = ?", (tenant_id,)
     ).fetchone()
-    now = stream.now_ms()
+    now = now_ms()
     keep_phone = state == "connected"
     tx.execute(
         "INSERT INTO whatsapp_sessions (tenant_id, state, phone, since, reason) VALUES (?, ?, ?, ?, ?)"

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
@@ -58,7 +59,7 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
     ).fetchone()
     if dup is not None:
         return Ingested(str(dup[0]), str(dup[1]), True)
-    now = stream.now_ms()
+    now = now_ms()
     contact_id, contact_name = tx.execute(
         "INSERT INTO contacts (tenant_id, phone, name, created_at) VALUES (?, ?, ?, ?)"
         " ON CONFLICT (tenant_id, phone) DO UPDATE SET"
@@ -135,7 +136,7 @@ def queue_outbound(
     ).fetchone()
     if row is None:
         raise NotFound("conversation not found")
-    now = stream.now_ms()
+    now = now_ms()
     message_id = tx.execute(
         "INSERT INTO messages (tenant_id, conversation_id, direction, type, body, status,"
         " author_kind, author_user_id, created_at) VALUES (?, ?, 'out', 'text', ?, 'queued', ?, ?, ?)"
@@ -198,7 +199,7 @@ def set_status_by_wa_id(
         tx.execute(
             "INSERT OR IGNORE INTO orphan_statuses (tenant_id, wa_id, status, error, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
-            (tenant_id, wa_id, status, error, stream.now_ms()),
+            (tenant_id, wa_id, status, error, now_ms()),
         )
         return False
     return set_status(tx, tenant_id, row[0], status, error)
@@ -217,7 +218,7 @@ def adopt_orphans(tx: Tx, tenant_id: int, message_id: int, wa_id: str) -> None:
 def prune_orphans(tx: Tx, max_age_ms: int) -> int:
     """Forget receipts that never found their message."""
     return tx.execute("DELETE FROM orphan_statuses WHERE created_at < ?",
-                      (stream.now_ms() - max_age_ms,)).rowcount
+                      (now_ms() - max_age_ms,)).rowcount
 
 
 def mark_read(tx: Tx, tenant: TenantRef, conversation_id: int) -> bool:

@@ -11,12 +11,12 @@ import asyncio
 import logging
 from typing import Any
 
+from app.clock import now_ms
 from app.db import Database, Tx
-from app.realtime import stream
 from app.services import messages
+from app.services.providers import ProviderRegistry
 from app.tasks import cancel_and_wait
 from app.whatsapp.base import OutboundMessage, ProviderError
-from app.whatsapp.registry import ProviderRegistry
 
 log = logging.getLogger("condorito.outbox")
 
@@ -34,7 +34,7 @@ def claim(tx: Tx, limit: int = CLAIM_BATCH) -> list[tuple[int, OutboundMessage]]
         " WHERE o.state = 'queued' ORDER BY o.id LIMIT ?",
         (limit,),
     ).fetchall()
-    now = stream.now_ms()
+    now = now_ms()
     for row in rows:
         tx.execute(
             "UPDATE outbox SET state = 'sending', attempts = attempts + 1, updated_at = ?"
@@ -47,7 +47,7 @@ def claim(tx: Tx, limit: int = CLAIM_BATCH) -> list[tuple[int, OutboundMessage]]
 def accepted(tx: Tx, tenant_id: int, msg: OutboundMessage, wa_id: str) -> None:
     """The provider took the message: remember its id so receipts find it."""
     tx.execute("UPDATE outbox SET state = 'accepted', updated_at = ? WHERE id = ? AND tenant_id = ?",
-               (stream.now_ms(), msg.outbox_id, tenant_id))
+               (now_ms(), msg.outbox_id, tenant_id))
     tx.execute("UPDATE messages SET wa_id = ? WHERE id = ? AND tenant_id = ?",
                (wa_id, msg.message_id, tenant_id))
     messages.adopt_orphans(tx, tenant_id, msg.message_id, wa_id)
@@ -56,7 +56,7 @@ def accepted(tx: Tx, tenant_id: int, msg: OutboundMessage, wa_id: str) -> None:
 def failed(tx: Tx, tenant_id: int, msg: OutboundMessage, code: str) -> None:
     """The provider refused the message."""
     tx.execute("UPDATE outbox SET state = 'failed', updated_at = ? WHERE id = ? AND tenant_id = ?",
-               (stream.now_ms(), msg.outbox_id, tenant_id))
+               (now_ms(), msg.outbox_id, tenant_id))
     messages.set_status(tx, tenant_id, msg.message_id, "failed", code)
 
 

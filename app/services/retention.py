@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from app.clock import now_ms
 from app.db import Database, Tx
 from app.realtime import stream
 from app.services import messages, stats
@@ -37,7 +38,7 @@ class Retention:
         """One pass; returns the number of events removed."""
         def prune(tx: Tx) -> int:
             messages.prune_orphans(tx, ORPHAN_MAX_AGE_MS)
-            stats.prune_counts(tx, stream.now_ms())
+            stats.prune_counts(tx, now_ms())
             return stream.prune(tx, max_age_ms=self.max_age_ms, keep_events=self.keep_events)
 
         return await self._db.write(prune, heavy=True, background=True)

@@ -6,6 +6,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
+from app.clock import now_ms
 from app.db import Database, Tx
 from app.errors import Conflict, Invalid
 from app.realtime import stream
@@ -41,7 +42,7 @@ def create_tenant(tx: Tx, code: str, name: str, provider: str = "sandbox") -> Te
         row = tx.execute(
             "INSERT INTO tenants (code, name, provider, created_at) VALUES (?, ?, ?, ?)"
             " RETURNING *",
-            (code, name, provider, stream.now_ms()),
+            (code, name, provider, now_ms()),
         ).fetchone()
     except sqlite3.IntegrityError:
         raise Conflict(f"tenant {code!r} already exists", code="tenant_exists") from None

@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
+from app.clock import now_ms
 from app.db import Database, Tx
-from app.realtime.stream import now_ms
 from app.services.inbox import Inbox
 from app.services.messages import TenantRef
 from app.tasks import cancel_and_wait

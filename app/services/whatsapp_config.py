@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid
-from app.realtime.stream import now_ms
+from app.whatsapp.cloud import CloudSettings
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v23.0"
 META_HOST = "graph.facebook.com"
@@ -18,22 +18,6 @@ _VERSION = re.compile(r"/v\d{1,3}\.\d{1,3}/?")
 CLOUD_FIELDS = ("phone_number_id", "access_token", "app_secret", "verify_token", "api_base")
 SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
 AVAILABLE = ("sandbox", "cloud")  # `web` (QR gateway) arrives with its own issue
-
-
-@dataclass(frozen=True, slots=True)
-class CloudSettings:
-    """Cloud API credentials of one tenant."""
-
-    phone_number_id: str
-    access_token: str
-    app_secret: str
-    verify_token: str
-    api_base: str
-
-    @property
-    def complete(self) -> bool:
-        """True when sends and webhooks can work."""
-        return bool(self.phone_number_id and self.access_token and self.app_secret)
 
 
 def is_meta_base(url: str) -> bool:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import keys
-from app.auth import login as auth_login
+from app.auth import users
 from app.auth.middleware import public
 from app.auth.principal import Principal
+from app.auth.session import clear_session_cookie
 from app.errors import Forbidden, Invalid
 from app.realtime import const
-from app.services import conversations, users
+from app.services import conversations
+from app.web import login as auth_login
 from app.web.bodies import json_response, read_json, string_field
-from app.web.session import clear_session_cookie
 
 
 def require_admin(principal: Principal) -> None:

@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 
 from app.errors import Invalid
-from app.realtime.frames import dumps
+from app.jsonenc import dumps
 
 MAX_BODY_BYTES = 1024 * 1024  # request bodies of the API (aiohttp answers 413 above)
 
@@ -39,20 +39,6 @@ def string_field(data: dict[str, Any], name: str, *, required: bool = True, max_
         raise Invalid(f"{name} must be a non-empty string", code="invalid_field", field=name)
     if len(value) > max_len:
         raise Invalid(f"{name} is too long", code="invalid_field", field=name)
-    return value
-
-
-def int_query(request: web.Request, name: str, *, lo: int, hi: int | None = None) -> int | None:
-    """An optional integer query parameter within bounds."""
-    raw = request.query.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{name} must be an integer", code="invalid_query", field=name) from None
-    if value < lo or (hi is not None and value > hi):
-        raise Invalid(f"{name} out of range", code="invalid_query", field=name)
     return value
 
 

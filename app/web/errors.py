@@ -10,8 +10,9 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from app.errors import AppError
+from app.http import is_api
 from app.i18n import pick_lang
-from app.realtime.frames import dumps
+from app.jsonenc import dumps
 
 log = logging.getLogger("condorito.http")
 
@@ -34,10 +35,6 @@ def error_response(status: int, code: str, message: str, **extra: Any) -> web.Re
     return resp
 
 
-def _is_api(request: web.Request) -> bool:
-    return request.path.startswith(("/api/", "/ws", "/webhooks/"))
-
-
 def _page(request: web.Request, status: int, code: str) -> web.Response:
     return aiohttp_jinja2.render_template(
         "error.html", request, {"status": status, "code": code, "lang": pick_lang(request)},
@@ -51,19 +48,19 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except AppError as exc:
-        if not _is_api(request) and request.method == "GET":
+        if not is_api(request) and request.method == "GET":
             return _page(request, exc.status, exc.code)
         return error_response(exc.status, exc.code, exc.message, **exc.extra)
     except web.HTTPException as exc:
         if exc.status < 400 or exc.status == 101:
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        if not _is_api(request) and request.method == "GET":
+        if not is_api(request) and request.method == "GET":
             return _page(request, exc.status, code)
         return error_response(exc.status, code, exc.reason)
     except Exception:
         log.exception("unhandled error", extra={"fields": {"path": request.path,
                                                            "method": request.method}})
-        if not _is_api(request) and request.method == "GET":
+        if not is_api(request) and request.method == "GET":
             return _page(request, 500, "internal")
         return error_response(500, "internal", "internal error")

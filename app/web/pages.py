@@ -10,13 +10,13 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from app import keys
-from app.auth import login as auth_login
 from app.auth.middleware import public, same_origin
+from app.auth.session import clear_session_cookie, set_session_cookie
 from app.errors import Forbidden, RateLimited
 from app.i18n import LANG_COOKIE, LANGS, pick_lang, t
 from app.realtime import stream
 from app.services import link, stats
-from app.web.session import clear_session_cookie, set_session_cookie
+from app.web import login as auth_login
 
 
 def _safe_next(raw: str | None) -> str:

@@ -10,9 +10,8 @@ from aiohttp import web
 from app import keys
 from app.auth.middleware import public
 from app.errors import AppError, Forbidden, NotFound, Unauthorized
-from app.services.whatsapp_config import CloudSettings
 from app.web.bodies import MAX_BODY_BYTES, json_object, json_response
-from app.whatsapp.cloud import signature_ok
+from app.whatsapp.cloud import CloudSettings, signature_ok
 
 log = logging.getLogger("condorito.webhooks")
 

@@ -16,8 +16,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from app.realtime.stream import now_ms
-from app.services.whatsapp_config import CloudSettings
+from app.clock import now_ms
 from app.whatsapp.base import (
     InboundMessage,
     OutboundMessage,
@@ -36,6 +35,22 @@ RETRYABLE = {4, 80007, 130429, 131000, 131016, 131056, 133004}
 _STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read",
              "failed": "failed"}
 _CAPTIONED = ("image", "video", "document", "audio", "sticker")
+
+
+@dataclass(frozen=True, slots=True)
+class CloudSettings:
+    """Cloud API credentials of one tenant."""
+
+    phone_number_id: str
+    access_token: str
+    app_secret: str
+    verify_token: str
+    api_base: str
+
+    @property
+    def complete(self) -> bool:
+        """True when sends and webhooks can work."""
+        return bool(self.phone_number_id and self.access_token and self.app_secret)
 
 
 def sign(app_secret: str, body: bytes) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import segno
 
-from app.realtime.stream import now_ms
+from app.clock import now_ms
 from app.whatsapp.base import (
     InboundMessage,
     Ingested,

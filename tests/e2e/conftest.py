@@ -16,9 +16,9 @@ import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
 from app import create_app, keys
-from app.auth import passwords
+from app.auth import passwords, users
 from app.config import Config
-from app.services import tenants, users
+from app.services import tenants
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

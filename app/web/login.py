@@ -8,11 +8,10 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from app import keys
-from app.auth import tokens
+from app.auth import tokens, users
 from app.auth.principal import Principal
 from app.errors import AppError
 from app.realtime import const
-from app.services import users
 
 log = logging.getLogger("condorito.auth")
 

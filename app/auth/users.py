@@ -8,9 +8,9 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid, NotFound
-from app.realtime.stream import now_ms
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}$")
 ROLES = ("admin", "agent")
