@@ -76,6 +76,11 @@ def reset_stream(tx: Tx, tenant_id: int) -> str:
     return epoch
 
 
+def next_seq(tx: Tx, tenant_id: int) -> int:
+    """The seq the next append of this write will get, for data that must name its own seq."""
+    return _allocate(tx, tenant_id, 0) + 1
+
+
 def build_event(
     tenant_id: int, seq: int | None, name: str, data_json: bytes, ts: int, audience: str | None
 ) -> StreamEvent:

@@ -74,9 +74,14 @@ def compute(conn: sqlite3.Connection, tenant_id: int) -> dict[str, Any]:
 
 
 def emit(tx: Tx, tenant_id: int) -> dict[str, Any]:
-    """Compute the figures and append them as stats:updated in the same transaction."""
-    data = compute(tx.conn, tenant_id)
-    stream.append(tx, tenant_id, "stats:updated", data)
+    """Compute the figures and append them as stats:updated in the same transaction.
+
+    The data is the whole GET /stats object (PROTOCOL §3.2): its `seq` is the event's own seq,
+    the stream head at which a GET /stats would read the same figures.
+    """
+    data = {**compute(tx.conn, tenant_id), "seq": stream.next_seq(tx, tenant_id)}
+    seq = stream.append(tx, tenant_id, "stats:updated", data)
+    assert seq == data["seq"], (seq, data["seq"])  # one writer: nothing appends in between
     return data
 
 
