@@ -42,8 +42,14 @@ CREATE TABLE IF NOT EXISTS contacts (
   phone       TEXT NOT NULL,             -- E.164 digits without '+', or a provider user id
   name        TEXT NOT NULL DEFAULT '',
   created_at  INTEGER NOT NULL,
+  name_folded TEXT NOT NULL DEFAULT '',  -- fold(name), written with it: search compares this
   UNIQUE (tenant_id, phone)
 ) STRICT;
+-- Version 3 had no folded names: fold them once (fold() is registered on every connection).
+UPDATE contacts SET name_folded = fold(name) WHERE name_folded != fold(name);
+-- Search scans a tenant's folded names and phones for a substring: this index holds all three,
+-- so the scan reads a few compact index pages instead of the table.
+CREATE INDEX IF NOT EXISTS contacts_search ON contacts(tenant_id, name_folded, phone);
 
 CREATE TABLE IF NOT EXISTS conversations (
   id               INTEGER PRIMARY KEY,
@@ -75,6 +81,10 @@ CREATE TABLE IF NOT EXISTS messages (
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_wa_id ON messages(tenant_id, wa_id) WHERE wa_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id);
+-- Inbound messages not read yet: marking a conversation read touches these rows only, not the
+-- whole thread (app/services/messages.py mark_read).
+CREATE INDEX IF NOT EXISTS messages_unread ON messages(conversation_id)
+  WHERE direction = 'in' AND status = 'delivered';
 DROP INDEX IF EXISTS messages_day;
 DROP INDEX IF EXISTS messages_day_dir;
 
@@ -107,6 +117,74 @@ CREATE TABLE IF NOT EXISTS search_index (
 ) STRICT;
 -- Version 1 indexed every message by trigger: start after them.
 INSERT OR IGNORE INTO search_index (id, last_id) VALUES (1, (SELECT COALESCE(MAX(id), 0) FROM messages));
+
+-- The same words per conversation, for the conversation search: rowid is the conversation id,
+-- and each message is added as one more document under it (a contentless index without
+-- positions: "conversation X holds word W" is all it records, so documents sharing a rowid
+-- simply merge). A search then reads one posting per matching conversation, not per message,
+-- and never joins back to the messages. Filled by the same batches as messages_fts.
+CREATE VIRTUAL TABLE IF NOT EXISTS conversations_fts USING fts5(
+  body, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 2'
+);
+-- Version 3: index what messages_fts had indexed already (the batches do the rest).
+INSERT INTO conversations_fts (rowid, body)
+  SELECT conversation_id, body FROM messages
+  WHERE id <= (SELECT last_id FROM search_index WHERE id = 1)
+    AND (SELECT user_version FROM pragma_user_version) < 4;
+
+-- Dashboard figures per tenant, kept by the triggers below in the same transaction as the
+-- change, so GET /stats reads one row instead of counting every conversation and contact.
+CREATE TABLE IF NOT EXISTS tenant_counts (
+  tenant_id           INTEGER PRIMARY KEY,
+  conversations_open  INTEGER NOT NULL DEFAULT 0,
+  unread              INTEGER NOT NULL DEFAULT 0,   -- sum of unread_count over open conversations
+  contacts            INTEGER NOT NULL DEFAULT 0
+) STRICT;
+-- Version 3: count once.
+INSERT OR REPLACE INTO tenant_counts (tenant_id, conversations_open, unread, contacts)
+  SELECT t.id,
+    (SELECT COUNT(*) FROM conversations c WHERE c.tenant_id = t.id AND c.status = 'open'),
+    (SELECT COALESCE(SUM(unread_count), 0) FROM conversations c
+      WHERE c.tenant_id = t.id AND c.status = 'open'),
+    (SELECT COUNT(*) FROM contacts ct WHERE ct.tenant_id = t.id)
+  FROM tenants t;
+CREATE TRIGGER IF NOT EXISTS tenant_counts_contact_insert AFTER INSERT ON contacts BEGIN
+  INSERT INTO tenant_counts (tenant_id, contacts) VALUES (new.tenant_id, 1)
+    ON CONFLICT (tenant_id) DO UPDATE SET contacts = contacts + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS tenant_counts_contact_delete AFTER DELETE ON contacts BEGIN
+  UPDATE tenant_counts SET contacts = contacts - 1 WHERE tenant_id = old.tenant_id;
+END;
+CREATE TRIGGER IF NOT EXISTS tenant_counts_conversation_insert AFTER INSERT ON conversations
+BEGIN
+  INSERT INTO tenant_counts (tenant_id, conversations_open, unread)
+    VALUES (new.tenant_id, new.status = 'open', IIF(new.status = 'open', new.unread_count, 0))
+    ON CONFLICT (tenant_id) DO UPDATE SET
+      conversations_open = conversations_open + excluded.conversations_open,
+      unread = unread + excluded.unread;
+END;
+CREATE TRIGGER IF NOT EXISTS tenant_counts_conversation_update
+  AFTER UPDATE OF status, unread_count, tenant_id ON conversations
+  WHEN old.status != new.status OR old.unread_count != new.unread_count
+    OR old.tenant_id != new.tenant_id
+BEGIN
+  UPDATE tenant_counts SET
+    conversations_open = conversations_open - (old.status = 'open'),
+    unread = unread - IIF(old.status = 'open', old.unread_count, 0)
+    WHERE tenant_id = old.tenant_id;
+  INSERT INTO tenant_counts (tenant_id, conversations_open, unread)
+    VALUES (new.tenant_id, new.status = 'open', IIF(new.status = 'open', new.unread_count, 0))
+    ON CONFLICT (tenant_id) DO UPDATE SET
+      conversations_open = conversations_open + excluded.conversations_open,
+      unread = unread + excluded.unread;
+END;
+CREATE TRIGGER IF NOT EXISTS tenant_counts_conversation_delete AFTER DELETE ON conversations
+BEGIN
+  UPDATE tenant_counts SET
+    conversations_open = conversations_open - (old.status = 'open'),
+    unread = unread - IIF(old.status = 'open', old.unread_count, 0)
+    WHERE tenant_id = old.tenant_id;
+END;
 
 -- Sends go through here: the unique key makes a retried POST answer the same message.
 CREATE TABLE IF NOT EXISTS outbox (
@@ -189,4 +267,4 @@ CREATE TABLE IF NOT EXISTS rt_event (
 DROP INDEX IF EXISTS rt_event_age;  -- retention bisects on seq instead (stream.prune)
 CREATE INDEX IF NOT EXISTS rt_event_key ON rt_event(tenant_id, coalesce_key) WHERE coalesce_key IS NOT NULL;
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;

@@ -8,13 +8,15 @@ import unicodedata
 from pathlib import Path
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10_000
 
 # Columns added after their table first shipped, as (table, column, declaration). `CREATE TABLE
 # IF NOT EXISTS` in schema.sql leaves an existing table as it was, so these are added by ALTER
 # TABLE before schema.sql runs (which may then index and backfill them). Append; never edit.
-ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = ()
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("contacts", "name_folded", "TEXT NOT NULL DEFAULT ''"),  # version 4
+)
 
 
 def fold(text: str | None) -> str | None:

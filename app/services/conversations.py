@@ -151,6 +151,25 @@ def fts_query(q: str) -> str | None:
     return " ".join('"' + w.replace('"', "") + '"*' for w in words)
 
 
+# Conversations whose contact's folded name or phone holds the text: a scan of the tenant's
+# entries in the contacts_search index (stored folded names; no Python per contact).
+_CONTACT_HITS = (
+    "SELECT c2.id FROM contacts ct2 INDEXED BY contacts_search"
+    " JOIN conversations c2 ON c2.contact_id = ct2.id AND c2.tenant_id = ct2.tenant_id"
+    " WHERE ct2.tenant_id = ? AND (ct2.name_folded LIKE ? ESCAPE '\\' OR ct2.phone LIKE ? ESCAPE '\\')"
+)
+# ... or whose messages hold every word: one posting per conversation (conversations_fts), so
+# the cost follows the matching conversations, not the matching messages. Ids of other tenants'
+# conversations may come out of the index; the outer query keeps the tenant's only.
+_SEARCH_HITS = _CONTACT_HITS + " UNION SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?"
+
+
+def _search_params(tenant_id: int, q: str) -> list[Any]:
+    like = "%" + (fold(q) or "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    match = fts_query(q)
+    return [tenant_id, like, like] + ([match] if match else [])
+
+
 def list_conversations(
     conn: sqlite3.Connection, tenant_id: int, *, q: str = "", status: str = "open",
     cursor: str | None = None, limit: int = 50,
@@ -165,17 +184,9 @@ def list_conversations(
         params.append(status)
     q = q.strip()
     if q:
-        match = fts_query(q)
-        like = "%" + (fold(q) or "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        cond = "(fold(ct.name) LIKE ? ESCAPE '\\' OR ct.phone LIKE ? ESCAPE '\\'"
-        params += [like, like]
-        if match:
-            # Accent-insensitive body search; the join back to messages keeps it in the tenant.
-            cond += (" OR c.id IN (SELECT m.conversation_id FROM messages_fts f"
-                     " JOIN messages m ON m.id = f.rowid"
-                     " WHERE messages_fts MATCH ? AND m.tenant_id = ?)")
-            params += [match, tenant_id]
-        where.append(cond + ")")
+        where.append(f"c.id IN ({_SEARCH_HITS})" if fts_query(q) else
+                     f"c.id IN ({_CONTACT_HITS})")
+        params += _search_params(tenant_id, q)
     if cursor:
         updated_at, conv_id = decode_cursor(cursor, 2)
         where.append("(c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))")

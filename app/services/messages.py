@@ -15,6 +15,7 @@ from app.db import Tx
 from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
 from app.services import conversations, stats
+from app.sqlite import fold
 from app.whatsapp.base import InboundMessage, Ingested
 
 MAX_BODY = 4096  # WhatsApp's own limit for a text message body
@@ -61,11 +62,14 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         return Ingested(str(dup[0]), str(dup[1]), True)
     now = now_ms()
     contact_id, contact_name = tx.execute(
-        "INSERT INTO contacts (tenant_id, phone, name, created_at) VALUES (?, ?, ?, ?)"
+        "INSERT INTO contacts (tenant_id, phone, name, name_folded, created_at)"
+        " VALUES (?, ?, ?, ?, ?)"
         " ON CONFLICT (tenant_id, phone) DO UPDATE SET"
-        " name = CASE WHEN excluded.name != '' THEN excluded.name ELSE contacts.name END"
+        " name = CASE WHEN excluded.name != '' THEN excluded.name ELSE contacts.name END,"
+        " name_folded = CASE WHEN excluded.name != '' THEN excluded.name_folded"
+        " ELSE contacts.name_folded END"
         " RETURNING id, name",
-        (tenant.id, msg.from_phone, msg.name or "", now),
+        (tenant.id, msg.from_phone, msg.name or "", fold(msg.name or ""), now),
     ).fetchone()
     conversation_id = tx.execute(
         "INSERT INTO conversations (tenant_id, contact_id, status, unread_count, updated_at,"
@@ -233,10 +237,12 @@ def mark_read(tx: Tx, tenant: TenantRef, conversation_id: int) -> bool:
         return False
     tx.execute("UPDATE conversations SET unread_count = 0 WHERE id = ? AND tenant_id = ?",
                (conversation_id, tenant.id))
+    # Through the index of unread rows: the cost is the unread messages, not the thread.
     tx.execute(
-        "UPDATE messages SET status = 'read' WHERE tenant_id = ? AND conversation_id = ?"
-        " AND direction = 'in' AND status = 'delivered'",
-        (tenant.id, conversation_id),
+        "UPDATE messages INDEXED BY messages_unread SET status = 'read'"
+        " WHERE conversation_id = ? AND direction = 'in' AND status = 'delivered'"
+        " AND tenant_id = ?",
+        (conversation_id, tenant.id),
     )
     item = conversations.get_item(tx.conn, tenant.id, conversation_id)
     stream.append(tx, tenant.id, "conversation:updated", item, key=conversation_id)

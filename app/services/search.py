@@ -29,6 +29,11 @@ def index_pending(tx: Tx, limit: int = BATCH) -> int:
         "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id > ? AND id <= ?",
         (last, top),
     )
+    tx.execute(
+        "INSERT INTO conversations_fts (rowid, body)"
+        " SELECT conversation_id, body FROM messages WHERE id > ? AND id <= ?",
+        (last, top),
+    )
     tx.execute("UPDATE search_index SET last_id = ? WHERE id = 1", (top,))
     return int(count)
 

@@ -1,4 +1,4 @@
-"""Dashboard figures: computed from the tables, announced at most a few times per second."""
+"""Dashboard figures: read from counters kept with every change, announced at most a few times per second."""
 
 from __future__ import annotations
 
@@ -49,11 +49,12 @@ def compute(conn: sqlite3.Connection, tenant_id: int) -> dict[str, Any]:
     """The GET /stats object (without seq), read inside the caller's transaction."""
     tz_row = conn.execute("SELECT timezone FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
     since = _day_start_ms(tz_row[0] if tz_row else "UTC")
-    open_count, unread = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(unread_count), 0) FROM conversations"
-        " WHERE tenant_id = ? AND status = 'open'",
+    # Kept by triggers (schema.sql, tenant_counts) in the transaction of each change.
+    counts = conn.execute(
+        "SELECT conversations_open, unread, contacts FROM tenant_counts WHERE tenant_id = ?",
         (tenant_id,),
     ).fetchone()
+    open_count, unread, contacts = counts if counts is not None else (0, 0, 0)
     today = dict(
         conn.execute(
             "SELECT direction, SUM(n) FROM message_counts WHERE tenant_id = ? AND bucket >= ?"
@@ -61,7 +62,6 @@ def compute(conn: sqlite3.Connection, tenant_id: int) -> dict[str, Any]:
             (tenant_id, since // BUCKET_MS),
         ).fetchall()
     )
-    contacts = conn.execute("SELECT COUNT(*) FROM contacts WHERE tenant_id = ?", (tenant_id,)).fetchone()[0]
     return {
         "conversations_open": open_count,
         "unread": unread,
