@@ -21,7 +21,7 @@ from app.auth.throttle import LoginThrottle
 from app.config import Config
 from app.db import Database
 from app.gc_policy import GcPolicy
-from app.i18n import t
+from app.i18n import client_text, t
 from app.realtime import const, longpoll, ws
 from app.realtime.connection import Connection
 from app.realtime.heartbeat import Heartbeat
@@ -35,7 +35,7 @@ from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
 from app.services.webhook_queue import WebhookQueue
-from app.web import api_auth, api_inbox, api_whatsapp, inbox_calls, pages, webhooks
+from app.web import api_auth, api_inbox, api_whatsapp, inbox_calls, pages, pages_chat, pages_shell, webhooks
 from app.web.bodies import MAX_BODY_BYTES
 from app.web.errors import error_middleware
 from app.web.inflight import InFlight
@@ -61,6 +61,7 @@ def create_app(config: Config) -> web.Application:
         app, loader=jinja2.FileSystemLoader(str(ROOT / "templates")), autoescape=True
     )
     env.globals["t"] = t
+    env.globals["client_text"] = client_text
     _routes(app)
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
@@ -76,6 +77,8 @@ def _routes(app: web.Application) -> None:
     longpoll.setup_routes(app)
     webhooks.setup_routes(app)
     pages.setup_routes(app)
+    pages_chat.setup_routes(app)
+    pages_shell.setup_routes(app)
     app.router.add_static("/static/", ROOT / "static", name="static")
 
 

@@ -136,3 +136,12 @@ class StatsCoalescer:
         self._scheduled.clear()
         if self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+
+def unread_total(conn: sqlite3.Connection, tenant_id: int) -> int:
+    """Unread messages over open conversations: the count on the "Chats" tab (as GET /stats)."""
+    row = conn.execute(
+        "SELECT COALESCE(SUM(unread_count), 0) FROM conversations WHERE tenant_id = ? AND status = 'open'",
+        (tenant_id,),
+    ).fetchone()
+    return int(row[0])

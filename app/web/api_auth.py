@@ -51,16 +51,12 @@ async def handle_change_password(request: web.Request) -> web.Response:
     p = request[keys.PRINCIPAL]
     data = await read_json(request)
     current = string_field(data, "current_password", max_len=users.MAX_PASSWORD)
-    new = users.check_password(string_field(data, "new_password", max_len=users.MAX_PASSWORD))
-    app = request.app
-    stored = await app[keys.DB].read(lambda c: users.password_hash_of(c, p.tenant_id, p.user_id))
-    if not await app[keys.HASHER].verify(current, stored):
-        raise Invalid("current password is wrong", code="invalid_credentials")
-    new_hash = await app[keys.HASHER].hash(new)
-    await app[keys.DB].write(
-        lambda tx: users.update_user(tx, p.tenant_id, p.user_id, password_hash=new_hash)
-    )
-    auth_login.revoke_user(app, p.user_id, "password changed")
+    new = string_field(data, "new_password", max_len=users.MAX_PASSWORD)
+    try:
+        await auth_login.change_password(request.app, p, current, new)
+    except auth_login.InvalidCredentials:
+        # 400, not 401: the caller is signed in; only the field is wrong.
+        raise Invalid("current password is wrong", code="invalid_credentials") from None
     return web.Response(status=204)
 
 

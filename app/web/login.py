@@ -75,3 +75,16 @@ def revoke_user(app: web.Application, user_id: int, reason: str) -> None:
     """After a user's tokens were revoked (password, role, disabled): drop cache, close sockets."""
     app[keys.AUTH].forget_user(user_id)
     app[keys.HUB].close_where(lambda c: c.ident.user_id == user_id, const.CLOSE_UNAUTHORIZED, reason)
+
+
+async def change_password(app: web.Application, principal: Principal, current: str, new: str) -> None:
+    """A user changes their own password: checks the current one; every token is revoked."""
+    new = users.check_password(new)
+    db = app[keys.DB]
+    stored = await db.read(lambda c: users.password_hash_of(c, principal.tenant_id, principal.user_id))
+    if not await app[keys.HASHER].verify(current, stored):
+        raise InvalidCredentials("current password is wrong")
+    new_hash = await app[keys.HASHER].hash(new)
+    await db.write(lambda tx: users.update_user(tx, principal.tenant_id, principal.user_id,
+                                                password_hash=new_hash))
+    revoke_user(app, principal.user_id, "password changed")

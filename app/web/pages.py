@@ -14,9 +14,9 @@ from app.auth.middleware import public, same_origin
 from app.auth.session import clear_session_cookie, set_session_cookie
 from app.errors import Forbidden, RateLimited
 from app.i18n import LANG_COOKIE, LANGS, pick_lang, t
-from app.realtime import stream
 from app.services import link, stats
 from app.web import login as auth_login
+from app.web.render import render_page
 
 
 def _safe_next(raw: str | None) -> str:
@@ -83,14 +83,9 @@ async def handle_dashboard(request: web.Request) -> web.Response:
     p = request[keys.PRINCIPAL]
 
     def read(conn: sqlite3.Connection) -> dict[str, Any]:
-        return {"stats": stats.compute(conn, p.tenant_id), "link": link.get_link(conn, p.tenant_id),
-                "seq": stream.head(conn, p.tenant_id),
-                "epoch": stream.read_state(conn, p.tenant_id).epoch}
+        return {"stats": stats.compute(conn, p.tenant_id), "link": link.get_link(conn, p.tenant_id)}
 
-    ctx = await request.app[keys.DB].read(read)
-    return aiohttp_jinja2.render_template(
-        "dashboard.html", request, {**ctx, "lang": pick_lang(request), "user": p.user_object()}
-    )
+    return await render_page(request, "dashboard.html", "dashboard", read)
 
 
 def setup_routes(app: web.Application) -> None:

@@ -1,8 +1,6 @@
 // The dashboard: figures and WhatsApp link state, live.
 import { realtime } from "./realtime.js";
-import { t } from "./i18n.js";
 
-const status = document.getElementById("rt-status");
 const STAT_KEYS = ["conversations_open", "unread", "messages_today_in", "messages_today_out", "contacts", "bulk_active"];
 
 function showStats(stats) {
@@ -20,11 +18,6 @@ const rt = realtime();
 rt.on("stats_updated", showStats);
 rt.on("whatsapp_authenticated", () => showLink("connected"));
 rt.on("whatsapp_disconnected", (data) => showLink(data.state ?? "disconnected"));
-rt.onState((state) => {
-  status.dataset.state = state;
-  status.textContent = t(state);
-  status.title = state === "stopped" ? t("stopped_hint") : "";
-});
 rt.onResync(async () => {
   const resp = await fetch("/api/v1/stats", { credentials: "same-origin" });
   const stats = await resp.json();

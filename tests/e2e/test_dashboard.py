@@ -39,7 +39,7 @@ async def sign_in(page: Page, live: Live) -> None:
 
 async def test_login_then_figures_update_live(page: Page, live: Live) -> None:
     await sign_in(page, live)
-    status = page.locator("#rt-status")
+    status = page.locator("#live-indicator")
     await expect(status).to_have_attribute("data-state", "live")
     await expect(status).to_have_text("En vivo")
     token = await api_token(live)
@@ -52,7 +52,7 @@ async def test_login_then_figures_update_live(page: Page, live: Live) -> None:
 
 async def test_reconnects_and_resumes_after_a_drop(page: Page, live: Live) -> None:
     await sign_in(page, live)
-    await expect(page.locator("#rt-status")).to_have_attribute("data-state", "live")
+    await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
     hub = live.app[keys.HUB]
     conns = hub.tenant_connections(live.tenant_id)
     assert len(conns) == 1
@@ -73,7 +73,7 @@ async def test_falls_back_to_long_polling_when_websocket_fails(page: Page, live:
         "close() { setTimeout(() => this.onclose && this.onclose({code: 1006}), 0); } };"
     )
     await sign_in(page, live)
-    await expect(page.locator("#rt-status")).to_have_attribute("data-state", "polling", timeout=10_000)
+    await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "polling", timeout=10_000)
     token = await api_token(live)
     await inbound(live, token, "56977778888", "por long-poll")
     await expect(page.locator("#stat-unread")).to_have_text("1")
@@ -89,4 +89,4 @@ async def test_english_interface(page: Page, live: Live) -> None:
     await expect(page.locator(".error")).to_have_text("Wrong e-mail or password.")
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
-    await expect(page.locator("#rt-status")).to_have_text("Live")
+    await expect(page.locator("#live-indicator")).to_have_text("Live")

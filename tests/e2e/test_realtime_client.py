@@ -19,7 +19,7 @@ async def test_polling_is_shown_as_polling_and_no_timer_flips_it(page: Page, liv
     await page.route_web_socket("**/ws*", refuse)
     await page.clock.install()
     await sign_in(page, live)
-    status = page.locator("#rt-status")
+    status = page.locator("#live-indicator")
     await expect(status).to_have_attribute("data-state", "polling")
     await expect(status).to_have_text("Conexión de respaldo")
     # The old client left a 5 s "reconnecting" timer armed while polling worked.
@@ -44,7 +44,7 @@ async def test_a_frame_that_is_not_json_is_dropped_and_the_client_lives_on(page:
 
     await page.route_web_socket("**/ws*", through)
     await sign_in(page, live)
-    status = page.locator("#rt-status")
+    status = page.locator("#live-indicator")
     await expect(status).to_have_attribute("data-state", "live")
     dropped = page.wait_for_event("console", lambda m: "not JSON" in m.text)
     routes[0].send("{this is not json")

@@ -1,0 +1,40 @@
+// The top bar's live parts on every page: the connection indicator (#live-indicator) and the
+// unread count on "Chats" (#nav-unread). base.html loads this module on every signed-in page;
+// it subscribes to the tab's one realtime client (realtime.js `realtime()`), as pages do.
+import { realtime } from "./realtime.js";
+import { t } from "./i18n.js";
+
+const indicator = document.getElementById("live-indicator");
+const unreadBadge = document.getElementById("nav-unread");
+
+/** Show a connection state (live, reconnecting, syncing, polling, stopped...) as dot and word. */
+export function showLiveState(state) {
+  if (!indicator || !state) return;
+  indicator.dataset.state = state;
+  const word = indicator.querySelector(".word");
+  if (word) word.textContent = t(`rt.${state}`);
+  const hint = state === "stopped" ? "rt.stopped_hint" : state === "polling" ? "rt.polling_hint" : null;
+  indicator.title = hint ? t(hint) : "";
+}
+
+/** The unread count on the "Chats" tab (hidden at zero). */
+export function showUnread(count) {
+  if (!unreadBadge || typeof count !== "number") return;
+  unreadBadge.dataset.count = String(count);
+  unreadBadge.textContent = count > 99 ? "99+" : String(count);
+  unreadBadge.title = t("nav.unread", { n: count });
+  unreadBadge.hidden = count <= 0;
+}
+
+if (indicator) {
+  const rt = realtime();
+  rt.onState(showLiveState);
+  rt.on("stats_updated", (data) => showUnread(data.unread));
+  rt.onResync(async () => {
+    const resp = await fetch("/api/v1/stats", { credentials: "same-origin", cache: "no-store" });
+    if (!resp.ok) throw new Error(`stats ${resp.status}`);
+    const stats = await resp.json();
+    showUnread(stats.unread);
+    return stats.seq;
+  });
+}
