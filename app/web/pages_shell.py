@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from app import keys
-from app.web import login as auth_login
+from app.auth import users
+from app.auth.session import set_session_cookie
 from app.errors import Invalid
 from app.i18n import pick_lang, t
-from app.services import users
+from app.web import login as auth_login
 from app.web.render import render_page
-from app.auth.session import set_session_cookie
 
 
 async def handle_bulk(request: web.Request) -> web.Response:
