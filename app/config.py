@@ -49,6 +49,7 @@ class Config:
     # A Graph API base other than Meta's (a stand-in for tests): the server would POST the tenant's
     # bearer token there, so only the operator may allow it, never a tenant admin alone.
     allow_custom_api_base: bool = False
+    wal_limit_mb: int = 64               # the WAL is checkpointed and cut back past this size
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -123,6 +124,8 @@ def load_config(
     """Build the Config from flags (which win) and CONDORITO_* environment variables."""
     env = dict(os.environ if env is None else env)
     origins = tuple(o.strip() for o in env.get("CONDORITO_ALLOWED_ORIGINS", "").split(",") if o.strip())
+    if _env_int(env, "CONDORITO_WAL_LIMIT_MB", 64) < 1:
+        raise ConfigError("CONDORITO_WAL_LIMIT_MB must be at least 1")
     return Config(
         db_path=Path(db or env.get("CONDORITO_DB") or "data/condorito.db"),
         host=host or env.get("CONDORITO_HOST") or "127.0.0.1",
@@ -143,5 +146,6 @@ def load_config(
         ws_compress=env.get("CONDORITO_WS_COMPRESS", "") in ("1", "true", "yes"),
         secure_cookies=env.get("CONDORITO_SECURE_COOKIES", "") in ("1", "true", "yes"),
         allow_custom_api_base=env.get("CONDORITO_ALLOW_CUSTOM_API_BASE", "") in ("1", "true", "yes"),
+        wal_limit_mb=_env_int(env, "CONDORITO_WAL_LIMIT_MB", 64),
         log_level=env.get("CONDORITO_LOG_LEVEL", "INFO").upper(),
     )

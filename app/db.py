@@ -40,6 +40,11 @@ MAX_GROUP = 256
 INLINE_BUDGET = 0.004
 CHECKPOINT_PERIOD = 1.0  # seconds; bounds the WAL to about a second of writes
 BACKGROUND_MAX_WAIT = 0.05  # seconds background writes wait at most behind foreground ones
+WAL_LIMIT = 64 * 1024 * 1024  # bytes; CONDORITO_WAL_LIMIT_MB
+# How long a truncating checkpoint waits for readers (they are short) before giving up until
+# the next try, at most every WAL_RETRY seconds.
+WAL_WAIT_MS = 1000
+WAL_RETRY = 1.0
 READERS = 3
 
 
@@ -118,8 +123,12 @@ class Database:
     writer thread so they never stall the loop.
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, wal_limit: int = WAL_LIMIT) -> None:
         self.path = Path(path)
+        self.wal_limit = wal_limit
+        self._wal_path = Path(f"{self.path}-wal")
+        self._wal_tried = float("-inf")  # loop time of the last truncating checkpoint
+        self.wal_truncations = 0  # (for benchmarks)
         self._pending: deque[_WriteJob] = deque()
         self._background: deque[_WriteJob] = deque()
         self._background_ran = 0.0  # loop time of the last background batch
@@ -163,12 +172,44 @@ class Database:
         # Commits never copy the WAL back themselves (a copy and its fsync took up to half a
         # second inside a COMMIT); _run_checkpoints does it beside them.
         conn.execute("PRAGMA wal_autocheckpoint = 0")
+        # A WAL that restarts from the beginning is cut back to this size (it is never cut at
+        # all by default, so one bulk import left gigabytes behind).
+        conn.execute(f"PRAGMA journal_size_limit = {int(self.wal_limit)}")
         return conn
+
+    def _wal_over(self, now: float) -> bool:
+        """True when the WAL has passed its limit (and the last attempt is not too recent)."""
+        if now - self._wal_tried < WAL_RETRY:
+            return False
+        try:
+            return self._wal_path.stat().st_size > self.wal_limit
+        except FileNotFoundError:
+            return False
+
+    def _truncate_wal(self, conn: sqlite3.Connection) -> None:
+        """Copy the whole WAL into the database and cut it to zero, between two transactions.
+
+        The passive checkpoints beside the commits copy pages but cannot restart the WAL while
+        writes keep coming, so under a sustained load it grew without end. This one holds the
+        writer (nothing else waits on it: it runs between batches) and waits briefly for the
+        readers still on old pages.
+        """
+        conn.execute(f"PRAGMA busy_timeout = {WAL_WAIT_MS}")
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if busy:
+            log.warning("WAL over its limit; readers kept it from being truncated",
+                        extra={"fields": {"limit": self.wal_limit}})
+        else:
+            self.wal_truncations += 1
 
     async def _run_checkpoints(self) -> None:
         """Copy the WAL into the database every CHECKPOINT_PERIOD s, without blocking writers."""
         loop = asyncio.get_running_loop()
         conn = await loop.run_in_executor(self._ckpt, connect, self.path)
+        conn.execute(f"PRAGMA journal_size_limit = {int(self.wal_limit)}")
         try:
             while True:
                 await asyncio.sleep(CHECKPOINT_PERIOD)
@@ -299,6 +340,12 @@ class Database:
             self.batches += 1
             self.jobs += len(batch.outcomes)
             self._finish_batch(batch)
+            if self._wal_over(loop.time()):
+                self._wal_tried = loop.time()
+                try:
+                    await loop.run_in_executor(self._writer, self._truncate_wal, conn)
+                except sqlite3.Error:
+                    log.exception("WAL checkpoint failed")
 
     async def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE on the loop; only when another process holds the lock, wait off it."""

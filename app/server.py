@@ -85,7 +85,7 @@ def _routes(app: web.Application) -> None:
 async def _services(app: web.Application) -> AsyncIterator[None]:
     """Open the database, then wire the hub, auth, domain and providers; close in reverse."""
     config = app[keys.CONFIG]
-    db = Database(config.db_path)
+    db = Database(config.db_path, wal_limit=config.wal_limit_mb * 1024 * 1024)
     hub = Hub()
     db.set_publisher(hub.publish)
     db.set_busy_probe(app[keys.INFLIGHT].busy)

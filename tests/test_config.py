@@ -15,10 +15,12 @@ def test_environment_settings_and_flags() -> None:
     assert config.ping_interval == 5.0 and config.pong_timeout == 10.0
     assert config.max_sockets_per_user == 3
     assert config.allowed_origins == ("https://a.example", "https://b.example")
+    assert config.wal_limit_mb == 64
+    assert load_config(env={"CONDORITO_WAL_LIMIT_MB": "8"}).wal_limit_mb == 8
 
 
 @pytest.mark.parametrize("env", [{"CONDORITO_PORT": "eighty"}, {"CONDORITO_PONG_TIMEOUT": "-1"},
-                                 {"CONDORITO_TOKEN_TTL": "1.5"}])
+                                 {"CONDORITO_TOKEN_TTL": "1.5"}, {"CONDORITO_WAL_LIMIT_MB": "0"}])
 def test_bad_settings_are_refused_clearly(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match=next(iter(env))):
         load_config(env=env)

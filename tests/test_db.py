@@ -84,3 +84,27 @@ def test_added_columns_reach_a_table_made_by_an_older_schema(tmp_path):
     assert [r[1] for r in conn.execute("PRAGMA table_info(t)")] == ["id", "note"]
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'absent'").fetchone() is None
     conn.close()
+
+
+async def test_wal_is_cut_back_under_its_limit(tmp_path, monkeypatch) -> None:
+    """Writes that take the WAL past its limit are followed by a truncating checkpoint; nothing
+    written is lost, and every write connection bounds a restarted WAL too."""
+    monkeypatch.setattr(dbmod, "WAL_RETRY", 0.0)
+    limit = 256 * 1024
+    db = Database(tmp_path / "w.db", wal_limit=limit)
+    await db.open()
+    wal = tmp_path / "w.db-wal"
+    try:
+        assert await db.write(lambda tx: tx.execute("PRAGMA journal_size_limit").fetchone()[0]) == limit
+        await db.write(lambda tx: tx.execute("CREATE TABLE blobs (b BLOB)"))
+        sizes = []
+        for _ in range(12):
+            await db.write(lambda tx: tx.execute("INSERT INTO blobs VALUES (randomblob(100000))"))
+            sizes.append(wal.stat().st_size)
+        assert max(sizes) > limit  # the writes did pass the limit...
+        await db.write(lambda tx: None)  # the writer is past the checkpoint that followed them
+        assert wal.stat().st_size < limit  # ...and the WAL went back under it
+        assert db.wal_truncations >= 1
+        assert await db.read(lambda c: c.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]) == 12
+    finally:
+        await db.close()
