@@ -117,6 +117,19 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _secure_cookies(env: dict[str, str]) -> bool:
+    """Explicit CONDORITO_SECURE_COOKIES wins; else on when the public URL is https (a browser
+    would otherwise send the session cookie over plain HTTP if one ever reached the host)."""
+    raw = env.get("CONDORITO_SECURE_COOKIES", "").strip().lower()
+    if raw in ("1", "true", "yes"):
+        return True
+    if raw in ("0", "false", "no"):
+        return False
+    if raw:
+        raise ConfigError(f"CONDORITO_SECURE_COOKIES must be 1 or 0, got {raw!r}")
+    return env.get("CONDORITO_PUBLIC_URL", "").strip().lower().startswith("https://")
+
+
 def load_config(
     *, db: str | None = None, host: str | None = None, port: int | None = None,
     env: dict[str, str] | None = None,
@@ -144,7 +157,7 @@ def load_config(
         allowed_origins=origins,
         public_url=env.get("CONDORITO_PUBLIC_URL", "").rstrip("/"),
         ws_compress=env.get("CONDORITO_WS_COMPRESS", "") in ("1", "true", "yes"),
-        secure_cookies=env.get("CONDORITO_SECURE_COOKIES", "") in ("1", "true", "yes"),
+        secure_cookies=_secure_cookies(env),
         allow_custom_api_base=env.get("CONDORITO_ALLOW_CUSTOM_API_BASE", "") in ("1", "true", "yes"),
         wal_limit_mb=_env_int(env, "CONDORITO_WAL_LIMIT_MB", 64),
         log_level=env.get("CONDORITO_LOG_LEVEL", "INFO").upper(),
