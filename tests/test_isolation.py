@@ -171,9 +171,9 @@ async def test_lists_show_nothing_of_the_other_tenant(client: TestClient, alice:
         return [c["id"] for c in body["items"]]
 
     assert await convs(alice, "?q=quetzal") == [a_conv]  # the search works...
-    for query in ("", "?status=all", "?status=closed", "?q=quetzal", "?q=manzana%20secreta",
+    for query in ("", "?status=all", "?unread=1", "?status=closed", "?q=quetzal", "?q=manzana%20secreta",
                   f"?q={A_PHONE}", f"?q={A_NAME}", "?q=acme", "?q=%25", "?q=_"):
-        expected = [b_conv] if query in ("", "?status=all") else []
+        expected = [b_conv] if query in ("", "?status=all", "?unread=1") else []
         assert await convs(bob, query) == expected, query  # ...but never across tenants
     assert await convs(bob, "?q=globex") == [b_conv]
 

@@ -172,9 +172,9 @@ def _search_params(tenant_id: int, q: str) -> list[Any]:
 
 def list_conversations(
     conn: sqlite3.Connection, tenant_id: int, *, q: str = "", status: str = "open",
-    cursor: str | None = None, limit: int = 50,
+    cursor: str | None = None, limit: int = 50, unread: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Conversations newest first, filtered by status and search text."""
+    """Conversations newest first, filtered by status, unread and search text."""
     if status not in STATUSES:
         raise Invalid("status must be open, closed or all", code="invalid_status")
     where = ["c.tenant_id = ?"]
@@ -182,6 +182,8 @@ def list_conversations(
     if status != "all":
         where.append("c.status = ?")
         params.append(status)
+    if unread:
+        where.append("c.unread_count > 0")
     q = q.strip()
     if q:
         where.append(f"c.id IN ({_SEARCH_HITS})" if fts_query(q) else

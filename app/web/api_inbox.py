@@ -17,18 +17,19 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 async def handle_list_conversations(request: web.Request) -> web.Response:
-    """GET /api/v1/conversations?q&status&cursor&limit."""
+    """GET /api/v1/conversations?q&status&unread&cursor&limit."""
     p = request[keys.PRINCIPAL]
     q = request.query.get("q", "")[:200]
     status = request.query.get("status", "open")
     cursor = request.query.get("cursor") or None
     limit = conversations.parse_limit(request.query.get("limit"))
+    unread = request.query.get("unread", "") in ("1", "true")
     if q.strip():
         await request.app[keys.SEARCH].catch_up()  # results never miss a committed message
 
     def read(conn: sqlite3.Connection) -> dict[str, Any]:
         items, nxt = conversations.list_conversations(
-            conn, p.tenant_id, q=q, status=status, cursor=cursor, limit=limit
+            conn, p.tenant_id, q=q, status=status, cursor=cursor, limit=limit, unread=unread
         )
         # Same read transaction: a client resuming from this seq misses nothing.
         return {"items": items, "next": nxt, "seq": stream.head(conn, p.tenant_id)}

@@ -80,6 +80,7 @@ export class Realtime {
     this.buffer = null;               // events held while a resync reloads state
     this.state = "connecting";
     this.user = null;
+    shared ??= this;                  // the first client made is the tab's one (see realtime())
     for (const [name, fn] of Object.entries(handlers)) this.on(name, fn);
     if (onState) this.onState(onState);
     if (onResync) this.onResync(onResync);
@@ -392,9 +393,9 @@ export function realtime() {
   if (!shared) {
     const ds = document.body.dataset;
     const seq = ds.seq !== undefined && ds.seq !== "" ? Number(ds.seq) : null;
-    shared = new Realtime({ seq, epoch: ds.epoch || null });
+    const client = new Realtime({ seq, epoch: ds.epoch || null });
     // Start after the page's modules have subscribed (events only arrive in later tasks anyway).
-    queueMicrotask(() => shared.start());
+    queueMicrotask(() => client.start());
   }
   return shared;
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -47,3 +48,33 @@ async def sign_in(page: Page, live: Live, path: str = "/", email: str | None = N
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await expect(page).to_have_url(live.base + path)
+
+
+async def pair_sandbox(live: Live, token: str, phone: str = "56900000001") -> None:
+    """Connect the tenant's sandbox WhatsApp as `phone` (what scanning the QR does)."""
+    async with aiohttp.ClientSession() as s, s.ws_connect(
+        live.base + "/ws?v=1", headers={"Origin": live.base}
+    ) as ws:
+        await ws.send_json({"type": "hello", "v": 1, "token": token})
+        status, _ = await api(live, token, "POST", "/api/v1/whatsapp/connect")
+        assert status == 202
+        qr = None
+        async with asyncio.timeout(10):
+            while qr is None:   # the QR comes as an event once the link is up
+                frame = await ws.receive_json()
+                if frame.get("type") == "event" and frame["event"] == "whatsapp_qr":
+                    qr = frame["data"]
+        async with s.post(live.base + "/sandbox/pair/" + qr["value"].rsplit("/", 1)[1],
+                          data={"phone": phone}) as r:
+            assert r.status == 200, await r.text()
+    status, link = await api(live, token, "GET", "/api/v1/whatsapp")
+    assert link["state"] == "connected", link
+
+
+def watch_errors(page: Page) -> list[str]:
+    """Collect page errors and console errors (a favicon 404 aside) for a final assertion."""
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and "favicon" not in msg.location.get("url", "") else None)
+    return errors
