@@ -145,6 +145,7 @@ class Database:
         self._lock = threading.Lock()
         self.batches = 0  # transactions committed (for benchmarks)
         self.jobs = 0
+        self.longest_hold = 0.0  # seconds, the longest BEGIN..COMMIT so far (for benchmarks)
         self._cache: dict[str, Any] = {}  # the writer's memory across transactions
         self._checkpointer: asyncio.Task[None] | None = None
         self._ckpt = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
@@ -319,6 +320,7 @@ class Database:
                 continue
             jobs, heavy = self._take(now)
             batch = _Batch(jobs)
+            began = time.perf_counter()
             try:
                 if heavy:
                     await loop.run_in_executor(self._writer, self._run_locked, conn, batch)
@@ -339,6 +341,7 @@ class Database:
                 continue
             self.batches += 1
             self.jobs += len(batch.outcomes)
+            self.longest_hold = max(self.longest_hold, time.perf_counter() - began)
             self._finish_batch(batch)
             if self._wal_over(loop.time()):
                 self._wal_tried = loop.time()

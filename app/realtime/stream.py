@@ -252,21 +252,35 @@ def _last_older_than(tx: Tx, tenant_id: int, lo: int, hi: int, cutoff: int) -> i
     return best
 
 
-def prune(tx: Tx, *, max_age_ms: int, keep_events: int, now: int | None = None) -> int:
+def prune(tx: Tx, *, max_age_ms: int, keep_events: int, now: int | None = None,
+          max_rows: int | None = None) -> int:
     """Retention: drop events both older than the age limit and beyond the newest N per tenant.
 
-    Raises each tenant's `pruned_through` to the highest seq removed; returns rows removed.
+    Removes at most `max_rows` rows (the oldest first, so what stays is still contiguous), so a
+    pass after long downtime runs as many short transactions instead of one that holds the
+    writer for seconds; call again while it returns `max_rows`. Raises each tenant's
+    `pruned_through` to the highest seq removed; returns rows removed.
     """
     cutoff = (now if now is not None else now_ms()) - max_age_ms
     removed = 0
     streams = tx.execute("SELECT tenant_id, head, pruned_through FROM rt_stream").fetchall()
     for tenant_id, head_seq, pruned in streams:
+        if max_rows is not None and removed >= max_rows:
+            break
         limit_seq = head_seq - keep_events
         if limit_seq <= pruned:
             continue
         top = _last_older_than(tx, tenant_id, pruned + 1, limit_seq, cutoff)
         if top is None:
             continue
+        if max_rows is not None:
+            # The slice ends at the budget's last row, if the tenant has more than that to go.
+            row = tx.execute(
+                "SELECT seq FROM rt_event WHERE tenant_id = ? AND seq <= ? ORDER BY seq"
+                " LIMIT 1 OFFSET ?", (tenant_id, top, max_rows - removed - 1),
+            ).fetchone()
+            if row is not None:
+                top = row[0]
         # Everything at or below `top` goes, including rows younger than the cutoff that sit
         # below it: history must stay contiguous above pruned_through.
         cur = tx.execute(
