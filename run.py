@@ -18,11 +18,11 @@ from app import create_app
 from app.auth import users
 from app.auth.passwords import hash_password
 from app.config import Config, ConfigError, load_config, resolve_secret
-from app.db import Tx
+from app.db import Database, Tx
 from app.errors import AppError
 from app.logs import setup_logging
 from app.services import tenants
-from app.sqlite import apply_schema, backup, connect
+from app.sqlite import backup
 
 T = TypeVar("T")
 
@@ -34,24 +34,22 @@ DEMO_EMAIL = "admin@demo.local"
 
 
 def run_write(config: Config, fn: Callable[[Tx], T]) -> T:
-    """One write transaction from the CLI (safe beside a running server: WAL + busy timeout)."""
-    config.db_path.parent.mkdir(parents=True, exist_ok=True)
-    conn = connect(config.db_path)
+    """One write transaction from the CLI, through the database's own commit path.
+
+    Safe beside a running server (WAL + busy timeout); before- and after-commit hooks run as
+    they do in the server, so the CLI never writes a row the server's hooks would have kept
+    in step.
+    """
+    return asyncio.run(_write(config.db_path, fn))
+
+
+async def _write(path: Path, fn: Callable[[Tx], T]) -> T:
+    db = Database(path)
+    await db.open()
     try:
-        apply_schema(conn)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            tx = Tx(conn)
-            result = fn(tx)
-            for step in (*tx.batch_before_commit, *tx.before_commit):
-                step(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
+        return await db.write(fn)
     finally:
-        conn.close()
+        await db.close()
 
 
 def bootstrap(config: Config) -> tuple[str, str] | None:

@@ -22,6 +22,8 @@ import pytest
 import run
 from app import create_app
 from app.config import Config
+from app.errors import AppError
+from app.services import tenants
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "una clave larga y segura"
@@ -95,6 +97,30 @@ def test_create_tenant(db: Path) -> None:
     # `--db` before the command names the database, like CONDORITO_DB does.
     assert elsewhere.returncode == 0, elsewhere.stderr
     assert tenant_codes(other) == ["solo"]
+
+
+def test_cli_writes_go_through_the_database_commit_path(db: Path) -> None:
+    """run.py commits through Database.write: after-commit hooks run, once the row is visible;
+    a failing write leaves nothing behind."""
+    config = Config(db_path=db, secret=STRONG_SECRET)
+    seen: list[list[str]] = []
+
+    def create(tx: Any) -> str:
+        tenant = tenants.create_tenant(tx, "hooks", "Hooks")
+        tx.after_commit.append(lambda: seen.append(tenant_codes(db)))
+        return tenant.code
+
+    assert run.run_write(config, create) == "hooks"
+    assert seen == [["hooks"]]  # ran, and after COMMIT: another connection already sees the row
+
+    def half(tx: Any) -> None:
+        tenants.create_tenant(tx, "half", "Half")
+        tx.after_commit.append(lambda: seen.append(["never"]))
+        raise AppError("refused", code="refused")
+
+    with pytest.raises(AppError):
+        run.run_write(config, half)
+    assert tenant_codes(db) == ["hooks"] and seen == [["hooks"]]
 
 
 @pytest.mark.parametrize("argv", [
