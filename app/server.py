@@ -35,7 +35,17 @@ from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
 from app.services.webhook_queue import WebhookQueue
-from app.web import api_auth, api_inbox, api_whatsapp, inbox_calls, pages, pages_chat, pages_shell, webhooks
+from app.web import (
+    api_auth,
+    api_inbox,
+    api_whatsapp,
+    headers,
+    inbox_calls,
+    pages,
+    pages_chat,
+    pages_shell,
+    webhooks,
+)
 from app.web.bodies import MAX_BODY_BYTES
 from app.web.errors import error_middleware
 from app.web.inflight import InFlight
@@ -63,6 +73,7 @@ def create_app(config: Config) -> web.Application:
     env.globals["t"] = t
     env.globals["client_text"] = client_text
     _routes(app)
+    headers.setup(app)
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
     return app
