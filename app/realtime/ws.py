@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from app import keys
 from app.auth.middleware import same_origin
@@ -19,18 +19,11 @@ from app.auth.session import COOKIE_NAME
 from app.errors import Forbidden, Invalid
 from app.realtime import calls, const, frames, stream
 from app.realtime.connection import Connection
+from app.realtime.hello import Hello, parse_hello
+from app.realtime.hello import Refused as _Refused
 from app.realtime.stream import Resume
 
 log = logging.getLogger("condorito.ws")
-
-
-class _Refused(Exception):
-    """The hello phase ends the connection with this close code."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 def limit_send_buffer(transport: asyncio.BaseTransport) -> None:
@@ -75,11 +68,17 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
         except _Refused as refusal:
             await _refuse(ws, refusal.code, refusal.message)
             return ws
-        if principal is None:
+        if principal is None or hello is None:
             return ws
         conn = await _go_live(request, ws, principal, hello)
         if conn is not None:
             await _read_loop(request, ws, conn)
+    except Exception:
+        # A bug must not escape: after the upgrade aiohttp would write an HTTP 500 into the
+        # WebSocket stream, which the client reads as a protocol error (1002).
+        log.exception("ws handler failed")
+        if not ws.closed:
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"internal error")
     finally:
         sockets.discard(ws)
         if conn is not None:
@@ -111,7 +110,7 @@ def _parse(data: str) -> dict[str, Any]:
 
 async def _hello(
     request: web.Request, ws: web.WebSocketResponse
-) -> tuple[Principal | None, dict[str, Any]]:
+) -> tuple[Principal | None, Hello | None]:
     """Wait for a valid hello within the limit and authenticate it."""
     config = request.app[keys.CONFIG]
     try:
@@ -119,15 +118,12 @@ async def _hello(
     except TimeoutError:
         raise _Refused(const.CLOSE_HELLO_TIMEOUT, "no hello in time") from None
     if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-        return None, {}
+        return None, None
     if msg.type is not WSMsgType.TEXT:
         raise _Refused(const.CLOSE_BAD_FRAME, "frames are JSON text")
-    hello = _parse(msg.data)
-    if hello["type"] != "hello":
-        raise _Refused(const.CLOSE_BAD_FRAME, "the first frame must be hello")
-    if hello.get("v", const.PROTOCOL_VERSION) != const.PROTOCOL_VERSION:
-        raise _Refused(const.CLOSE_UNSUPPORTED_VERSION, "unsupported protocol version")
-    token = hello.get("token") or request.cookies.get(COOKIE_NAME)
+    # Every field is checked here, before anything reads one (app/realtime/hello.py).
+    hello = parse_hello(_parse(msg.data))
+    token = hello.token or request.cookies.get(COOKIE_NAME)
     if not isinstance(token, str) or not token:
         raise _Refused(const.CLOSE_UNAUTHORIZED, "missing token")
     try:
@@ -142,17 +138,6 @@ async def _hello(
     return principal, hello
 
 
-def _resume_cursor(hello: dict[str, Any]) -> tuple[str | None, int | None]:
-    resume = hello.get("resume")
-    if resume is None:
-        return None, None
-    if (not isinstance(resume, dict) or not isinstance(resume.get("epoch"), str)
-            or not isinstance(resume.get("seq"), int) or isinstance(resume.get("seq"), bool)
-            or resume["seq"] < 0):
-        raise _Refused(const.CLOSE_BAD_FRAME, "resume must be {epoch: string, seq: int >= 0}")
-    return resume["epoch"], resume["seq"]
-
-
 def _replay_page(
     conn: Any, tenant_id: int, cursor: int, head: int
 ) -> list[stream.StreamEvent] | None:
@@ -164,18 +149,12 @@ def _replay_page(
 
 
 async def _go_live(
-    request: web.Request, ws: web.WebSocketResponse, principal: Principal, hello: dict[str, Any]
+    request: web.Request, ws: web.WebSocketResponse, principal: Principal, hello: Hello
 ) -> Connection | None:
     """Register first, then read the stream: nothing committed meanwhile can be missed."""
     app = request.app
     config, hub, db = app[keys.CONFIG], app[keys.HUB], app[keys.DB]
-    try:
-        epoch, since = _resume_cursor(hello)
-    except _Refused as refusal:
-        await _refuse(ws, refusal.code, refusal.message)
-        return None
-    asked = hello.get("features") if isinstance(hello.get("features"), list) else []
-    granted = sorted(f for f in asked if f in const.SUPPORTED_FEATURES)
+    epoch, since, granted = hello.epoch, hello.since, list(hello.features)
     conn = hub.new_connection(ws, principal, batch="batch" in granted)
     transport = request.transport
     if transport is None:
