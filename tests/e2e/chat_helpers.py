@@ -78,3 +78,36 @@ def watch_errors(page: Page) -> list[str]:
     page.on("console", lambda msg: errors.append(msg.text)
             if msg.type == "error" and "favicon" not in msg.location.get("url", "") else None)
     return errors
+
+
+async def seed_inbound(live: Live, items: list[tuple[str, str, str]], start_ms: int | None = None,
+                       step_ms: int = 1000) -> None:
+    """Store many inbound messages (phone, name, body) in one write, as a provider delivery.
+
+    Item i is stamped start_ms + i * step_ms (the store stamps messages with its clock, which is
+    swapped for the duration of the write) so a seeded inbox can span days.
+    """
+    import time
+
+    from app import keys
+    from app.services import messages
+    from app.services.messages import TenantRef
+    from app.whatsapp.base import InboundMessage
+
+    base = start_ms or int(time.time() * 1000) - len(items) * step_ms
+    stamps = [base + i * step_ms for i in range(len(items))]
+    msgs = [InboundMessage(f"seed-{base}-{i}-{phone}", phone, name, "text", body, stamps[i])
+            for i, (phone, name, body) in enumerate(items)]
+    inbox = live.app[keys.INBOX]
+    ref = TenantRef(live.tenant_id, "acme")
+
+    def write(tx):  # type: ignore[no-untyped-def]
+        clock = iter(stamps)
+        real = messages.now_ms
+        messages.now_ms = lambda: next(clock)  # type: ignore[assignment]
+        try:
+            return inbox.ingest_items(tx, ref, msgs, [])
+        finally:
+            messages.now_ms = real  # type: ignore[assignment]
+
+    await live.app[keys.DB].write(write)

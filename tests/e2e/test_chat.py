@@ -17,6 +17,8 @@ async def test_inbound_appears_live_in_list_and_open_thread(page: Page, live: Li
     first = await inbound(live, token, "56911112222", "Hola, ¿tienen stock?", name="María Pérez")
     await inbound(live, token, "56933334444", "Buenas tardes", name="Juan Soto")
     await sign_in(page, live, f"/chat/{first['conversation_id']}")
+    dashboard = await page.context.new_page()       # another tab of the same session
+    await dashboard.goto(live.base + "/")
     rows = page.locator(".conv-item")
     await expect(rows).to_have_count(2)
     await expect(rows.first.locator(".conv-name")).to_have_text("Juan Soto")
@@ -34,6 +36,10 @@ async def test_inbound_appears_live_in_list_and_open_thread(page: Page, live: Li
     await expect(rows.first.locator(".conv-name")).to_have_text("Juan Soto", timeout=1000)
     await expect(juan.locator(".badge")).to_have_text("2", timeout=1000)
     await expect(juan.locator(".conv-preview")).to_have_text("¿Me pueden llamar?")
+    # The nav count here and the dashboard figure in the other tab follow (Juan's 2 unread).
+    await expect(page.locator("#nav-unread")).to_have_text("2", timeout=2000)
+    await expect(dashboard.locator("#stat-unread")).to_have_text("2", timeout=2000)
+    await expect(dashboard.locator("#nav-unread")).to_have_text("2")
     assert errors == []
 
 
