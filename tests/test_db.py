@@ -101,9 +101,11 @@ async def test_wal_is_cut_back_under_its_limit(tmp_path, monkeypatch) -> None:
         for _ in range(12):
             await db.write(lambda tx: tx.execute("INSERT INTO blobs VALUES (randomblob(100000))"))
             sizes.append(wal.stat().st_size)
-        assert max(sizes) > limit  # the writes did pass the limit...
+        # 1.2 MB written: the WAL passed half its limit again and again, and was cut back each
+        # time before it reached the limit itself.
+        assert limit // 2 < max(sizes) < limit
         await db.write(lambda tx: None)  # the writer is past the checkpoint that followed them
-        assert wal.stat().st_size < limit  # ...and the WAL went back under it
+        assert wal.stat().st_size < limit // 2
         assert db.wal_truncations >= 1
         assert await db.read(lambda c: c.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]) == 12
     finally:
