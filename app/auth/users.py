@@ -11,6 +11,7 @@ from typing import Any
 from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid, NotFound
+from app.text import clean_text
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s.]{1,63}$")
 ROLES = ("admin", "agent")
@@ -84,7 +85,7 @@ def create_user(
         row = tx.execute(
             "INSERT INTO users (tenant_id, email, name, role, password_hash, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-            (tenant_id, email, (name or email.split("@")[0]).strip()[:100], role, password_hash,
+            (tenant_id, email, (clean_text(name) or email.split("@")[0]).strip()[:100], role, password_hash,
              now_ms()),
         ).fetchone()
     except sqlite3.IntegrityError:
@@ -131,7 +132,7 @@ def update_user(
     revoke = False
     if name is not None:
         tx.execute("UPDATE users SET name = ? WHERE id = ? AND tenant_id = ?",
-                   (name.strip()[:100] or current.name, user_id, tenant_id))
+                   (clean_text(name).strip()[:100] or current.name, user_id, tenant_id))
     if role is not None and check_role(role) != current.role:
         tx.execute("UPDATE users SET role = ? WHERE id = ? AND tenant_id = ?", (role, user_id, tenant_id))
         revoke = True

@@ -16,6 +16,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
 from app.services import conversations, stats
 from app.sqlite import fold
+from app.text import clean_text
 from app.whatsapp.base import InboundMessage, Ingested
 
 MAX_BODY = 4096  # WhatsApp's own limit for a text message body
@@ -61,6 +62,8 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
     if dup is not None:
         return Ingested(str(dup[0]), str(dup[1]), True)
     now = now_ms()
+    # What a phone sends is stored without control characters (app/text.py), whatever the provider.
+    name = clean_text(msg.name or "")
     contact_id, contact_name = tx.execute(
         "INSERT INTO contacts (tenant_id, phone, name, name_folded, created_at)"
         " VALUES (?, ?, ?, ?, ?)"
@@ -69,7 +72,7 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         " name_folded = CASE WHEN excluded.name != '' THEN excluded.name_folded"
         " ELSE contacts.name_folded END"
         " RETURNING id, name",
-        (tenant.id, msg.from_phone, msg.name or "", fold(msg.name or ""), now),
+        (tenant.id, msg.from_phone, name, fold(name), now),
     ).fetchone()
     conversation_id = tx.execute(
         "INSERT INTO conversations (tenant_id, contact_id, status, unread_count, updated_at,"
@@ -78,7 +81,7 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         " RETURNING id",
         (tenant.id, contact_id, now, now, now),
     ).fetchone()[0]
-    body = msg.body[:MAX_BODY * 4]
+    body = clean_text(msg.body)[:MAX_BODY * 4]
     message_id = tx.execute(
         "INSERT INTO messages (tenant_id, conversation_id, direction, type, body, status, wa_id,"
         " author_kind, created_at) VALUES (?, ?, 'in', ?, ?, 'delivered', ?, 'contact', ?)"
@@ -110,7 +113,9 @@ def request_hash(conversation_id: int, body: str) -> str:
 
 
 def check_body(body: Any) -> str:
-    """Validate an outbound text body."""
+    """Validate an outbound text body (cleaned first: a body of control characters is empty)."""
+    if isinstance(body, str):
+        body = clean_text(body)
     if not isinstance(body, str) or not body.strip():
         raise Invalid("body must be a non-empty string", code="invalid_body")
     if len(body) > MAX_BODY:
@@ -123,6 +128,8 @@ def queue_outbound(
     author_kind: str = "user", author_user_id: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Queue a reply: message row + outbox row + events. Returns (message, created)."""
+    # Every sender (agents, bot, bulk) passes here; a no-op for a body check_body cleaned.
+    body = clean_text(body)
     fingerprint = request_hash(conversation_id, body)
     existing = tx.execute(
         "SELECT message_id, request_hash FROM outbox WHERE tenant_id = ? AND idempotency_key = ?",

@@ -10,6 +10,7 @@ from app.clock import now_ms
 from app.db import Database, Tx
 from app.errors import Conflict, Invalid
 from app.realtime import stream
+from app.text import clean_text
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 PROVIDERS = ("sandbox", "cloud", "web")
@@ -37,7 +38,7 @@ def create_tenant(tx: Tx, code: str, name: str, provider: str = "sandbox") -> Te
         raise Invalid(f"invalid client code {code!r}: use ^[a-z0-9][a-z0-9_-]{{1,31}}$", code="invalid_code")
     if provider not in PROVIDERS:
         raise Invalid(f"unknown provider {provider!r}", code="invalid_provider")
-    name = name.strip() or code
+    name = clean_text(name).strip() or code
     try:
         row = tx.execute(
             "INSERT INTO tenants (code, name, provider, created_at) VALUES (?, ?, ?, ?)"
