@@ -63,6 +63,7 @@ OTHER_CASES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/users"): "test_tenant_wide_actions_stay_home",
     ("GET", "/api/v1/conversations"): "test_lists_show_nothing_of_the_other_tenant",
     ("GET", "/api/v1/stats"): "test_lists_show_nothing_of_the_other_tenant",
+    ("GET", "/api/v1/stats/hourly"): "tests/test_dashboard_api.py::test_hourly_is_the_callers_tenant_only",
     ("GET", "/api/v1/whatsapp"): "test_lists_show_nothing_of_the_other_tenant",
     ("POST", "/api/v1/whatsapp/connect"): "test_tenant_wide_actions_stay_home",
     ("POST", "/api/v1/whatsapp/logout"): "test_tenant_wide_actions_stay_home",

@@ -181,3 +181,9 @@ def revoke_session(tx: Tx, tenant_id: int, session_id: str) -> None:
         "UPDATE sessions SET revoked_at = ? WHERE id = ? AND tenant_id = ? AND revoked_at IS NULL",
         (now_ms(), session_id, tenant_id),
     )
+
+
+def count_active_users(conn: sqlite3.Connection, tenant_id: int) -> int:
+    """People who can sign in to one tenant (the first-run checklist asks for a teammate)."""
+    return conn.execute("SELECT COUNT(*) FROM users WHERE tenant_id = ? AND disabled = 0",
+                        (tenant_id,)).fetchone()[0]

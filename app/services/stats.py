@@ -19,6 +19,7 @@ log = logging.getLogger("condorito.stats")
 MIN_INTERVAL = 0.25
 BUCKET_MS = 15 * 60 * 1000  # message_counts granularity: every UTC offset is a multiple of it
 KEEP_BUCKETS_MS = 3 * 24 * 3600 * 1000  # "today" anywhere on Earth lies within this
+HOUR_MS = 3600 * 1000
 
 
 def count_message(tx: Tx, tenant_id: int, direction: str, created_at: int) -> None:
@@ -148,3 +149,20 @@ def unread_total(conn: sqlite3.Connection, tenant_id: int) -> int:
         (tenant_id,),
     ).fetchone()
     return int(row[0])
+
+
+def hourly(conn: sqlite3.Connection, tenant_id: int) -> dict[str, Any]:
+    """Today's messages in and out per hour (the tenant's day, as the "today" figures)."""
+    tz_row = conn.execute("SELECT timezone FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
+    since = _day_start_ms(tz_row[0] if tz_row else "UTC")
+    hours = [{"start": since + h * HOUR_MS, "in": 0, "out": 0} for h in range(24)]
+    rows = conn.execute(
+        "SELECT bucket, direction, n FROM message_counts WHERE tenant_id = ? AND bucket >= ?"
+        " AND bucket < ?",
+        (tenant_id, since // BUCKET_MS, (since + 24 * HOUR_MS) // BUCKET_MS),
+    ).fetchall()
+    for bucket, direction, n in rows:
+        # A day with a DST change has 23 or 25 hours: the extra hour counts in the last slot.
+        slot = min(23, max(0, (bucket * BUCKET_MS - since) // HOUR_MS))
+        hours[slot][direction] += n
+    return {"day_start": since, "hours": hours}

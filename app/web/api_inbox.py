@@ -99,6 +99,16 @@ async def handle_stats(request: web.Request) -> web.Response:
     return json_response(await request.app[keys.DB].read(read))
 
 
+async def handle_stats_hourly(request: web.Request) -> web.Response:
+    """GET /api/v1/stats/hourly: today's messages in/out per hour, for the dashboard's chart."""
+    p = request[keys.PRINCIPAL]
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        return {**stats.hourly(conn, p.tenant_id), "seq": stream.head(conn, p.tenant_id)}
+
+    return json_response(await request.app[keys.DB].read(read))
+
+
 def setup_routes(app: web.Application) -> None:
     """Register this module's routes."""
     r = app.router
@@ -108,3 +118,4 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/v1/conversations/{id}/messages", handle_send, name="api_send")
     r.add_post("/api/v1/conversations/{id}/read", handle_read, name="api_read")
     r.add_get("/api/v1/stats", handle_stats, name="api_stats")
+    r.add_get("/api/v1/stats/hourly", handle_stats_hourly, name="api_stats_hourly")

@@ -10,11 +10,12 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from app import keys
+from app.auth import users
 from app.auth.middleware import public, same_origin
 from app.auth.session import clear_session_cookie, set_session_cookie
 from app.errors import Forbidden, RateLimited
 from app.i18n import LANG_COOKIE, LANGS, pick_lang, t
-from app.services import link, stats
+from app.services import link, stats, tenants
 from app.web import login as auth_login
 from app.web.render import render_page
 
@@ -79,11 +80,23 @@ async def handle_logout_submit(request: web.Request) -> web.Response:
 
 
 async def handle_dashboard(request: web.Request) -> web.Response:
-    """GET /: the figures and the WhatsApp link, read at one stream position."""
+    """GET /: figures, WhatsApp link, first-run checklist and today's activity, read at one
+    stream position."""
     p = request[keys.PRINCIPAL]
 
     def read(conn: sqlite3.Connection) -> dict[str, Any]:
-        return {"stats": stats.compute(conn, p.tenant_id), "link": link.get_link(conn, p.tenant_id)}
+        figures = stats.compute(conn, p.tenant_id)
+        wa = link.get_link(conn, p.tenant_id)
+        tenant = tenants.get_tenant(conn, p.tenant_id)
+        checklist = {
+            # A phone is kept after a disconnect: a number that was ever linked counts.
+            "whatsapp": wa["state"] == "connected" or bool(wa["phone"]),
+            "first_message": figures["contacts"] > 0,
+            "teammate": users.count_active_users(conn, p.tenant_id) > 1,
+        }
+        return {"stats": figures, "link": wa, "checklist": checklist,
+                "hourly": stats.hourly(conn, p.tenant_id),
+                "business": tenant.name if tenant else ""}
 
     return await render_page(request, "dashboard.html", "dashboard", read)
 

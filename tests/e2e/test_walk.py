@@ -1,0 +1,62 @@
+"""Walk every page in Spanish and English, at phone and desktop widths: no untranslated key,
+no console error, nothing wider than the screen."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.async_api import ConsoleMessage, Page, expect
+
+from app.i18n import TEXT
+from tests.e2e.chat_helpers import sign_in
+from tests.e2e.conftest import Live
+from tests.e2e.shots import DESKTOP, PHONE, shot
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+PAGES = {"dashboard": "/", "chat": "/chat", "bulk": "/bulk", "bot": "/bot", "settings": "/settings",
+         "password": "/account/password"}
+# A key shows as itself when it has no translation: "nav.settings", "dash.unread"...
+KEY_PREFIXES = sorted({key.split(".")[0] for key in TEXT})
+UNTRANSLATED = re.compile(r"\b(?:" + "|".join(map(re.escape, KEY_PREFIXES)) + r")\.[a-z_]+\b")
+SPANISH_ONLY = ("Ajustes", "Envíos", "Cerrar sesión", "Conectando")
+
+
+def watch_console(page: Page) -> list[str]:
+    """Collect console errors and page exceptions."""
+    problems: list[str] = []
+
+    def on_console(msg: ConsoleMessage) -> None:
+        if msg.type in ("error", "warning"):
+            problems.append(f"{msg.type}: {msg.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: problems.append(f"exception: {exc}"))
+    return problems
+
+
+async def fits(page: Page) -> tuple[int, int]:
+    return await page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+
+
+@pytest.mark.parametrize("lang", ["es", "en"])
+async def test_every_page_translated_error_free_and_fits(page: Page, live: Live, lang: str) -> None:
+    problems = watch_console(page)
+    await page.context.add_cookies([{"name": "lang", "value": lang, "url": live.base}])
+    await sign_in(page, live)
+    for size in (DESKTOP, PHONE):
+        await page.set_viewport_size(size)
+        for name, path in PAGES.items():
+            await page.goto(live.base + path)
+            await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
+            text = await page.locator("body").inner_text()
+            assert not UNTRANSLATED.findall(text), (name, lang, UNTRANSLATED.findall(text))
+            if lang == "en":
+                leaked = [w for w in SPANISH_ONLY if w in text]
+                assert not leaked, (name, leaked)
+            scroll, client = await fits(page)
+            assert scroll <= client, (name, lang, size, scroll, client)
+            await shot(page, f"{name}-{lang}-{size['width']}")
+    assert problems == []
