@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    import aiohttp
+
     from app.auth.passwords import Hasher
     from app.auth.principal import Authenticator, Principal
     from app.auth.throttle import LoginThrottle
@@ -46,6 +48,7 @@ WEBHOOKS: web.AppKey[WebhookQueue] = web.AppKey("webhooks")
 PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
 SANDBOX: web.AppKey[SandboxProvider] = web.AppKey("sandbox")
 CLOUD: web.AppKey[CloudProvider] = web.AppKey("cloud")
+HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")  # outgoing requests (Cloud API)
 INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 

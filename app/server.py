@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -23,7 +23,6 @@ from app.db import Database
 from app.gc_policy import GcPolicy
 from app.i18n import client_text, t
 from app.realtime import const, longpoll, ws
-from app.realtime.connection import Connection
 from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
 from app.services import link, whatsapp_config
@@ -74,7 +73,7 @@ def create_app(config: Config) -> web.Application:
     env.globals["client_text"] = client_text
     _routes(app)
     headers.setup(app)
-    app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.extend(_resources())
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -93,82 +92,127 @@ def _routes(app: web.Application) -> None:
     app.router.add_static("/static/", ROOT / "static", name="static")
 
 
-async def _services(app: web.Application) -> AsyncIterator[None]:
-    """Open the database, then wire the hub, auth, domain and providers; close in reverse."""
+# One cleanup context per resource, in dependency order (aiohttp "Cleanup Context"): when one
+# fails to start, aiohttp's cleanup closes exactly those that started before it, in reverse.
+def _resources() -> tuple[Callable[[web.Application], AsyncIterator[None]], ...]:
+    return (_gc_policy, _database, _hub, _auth, _stats, _search, _inbox, _http_client,
+            _providers, _outbox, _webhook_queue, _retention, _started)
+
+
+async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
+    gc_policy = GcPolicy()
+    gc_policy.start()
+    yield
+    await gc_policy.stop()
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    """The single writer, its readers and its checkpointer."""
     config = app[keys.CONFIG]
     db = Database(config.db_path, wal_limit=config.wal_limit_mb * 1024 * 1024)
-    hub = Hub()
-    db.set_publisher(hub.publish)
     db.set_busy_probe(app[keys.INFLIGHT].busy)
     await db.open()
     app[keys.DB] = db
-    app[keys.HUB] = hub
+    yield
+    await db.close()
+
+
+async def _hub(app: web.Application) -> AsyncIterator[None]:
+    """Fan-out of committed events to sockets and long-polls, and the sockets' heartbeat."""
+    config = app[keys.CONFIG]
+    hub = app[keys.HUB] = Hub()
     hub.set_closer(ws.close_connection)
+    app[keys.DB].set_publisher(hub.publish)
     heartbeat = app[keys.HEARTBEAT] = Heartbeat(config.ping_interval, config.pong_timeout, hub.close)
-    hub.set_presence_hook(
-        lambda conn, online: _presence(hub, conn, online)
-    )
-    app[keys.AUTH] = Authenticator(db, config.secret)
+    yield
+    heartbeat.stop()
+    await hub.drain_closing()
+
+
+async def _auth(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    app[keys.AUTH] = Authenticator(app[keys.DB], config.secret)
     app[keys.HASHER] = Hasher()
     app[keys.THROTTLE] = LoginThrottle(max_account=config.login_max_failures,
                                        max_ip=config.login_ip_max_failures,
                                        window=config.login_window)
+    yield
+
+
+async def _stats(app: web.Application) -> AsyncIterator[None]:
+    stats = app[keys.STATS] = StatsCoalescer(app[keys.DB])
+    yield
+    await stats.close()
+
+
+async def _search(app: web.Application) -> AsyncIterator[None]:
+    search = app[keys.SEARCH] = SearchIndexer(app[keys.DB])
+    yield
+    await search.close()
+
+
+async def _inbox(app: web.Application) -> AsyncIterator[None]:
+    db = app[keys.DB]
     tenants = app[keys.TENANTS] = Directory(db)
-    stats = app[keys.STATS] = StatsCoalescer(db)
-    search = app[keys.SEARCH] = SearchIndexer(db)
-    inbox = app[keys.INBOX] = Inbox(db, hub, stats, tenants, search)
-    providers = app[keys.PROVIDERS] = ProviderRegistry(tenants)
+    app[keys.INBOX] = Inbox(db, app[keys.HUB], app[keys.STATS], tenants, app[keys.SEARCH])
+    yield
+
+
+async def _http_client(app: web.Application) -> AsyncIterator[None]:
+    """The outgoing HTTP session (Cloud API sends)."""
+    app[keys.HTTP] = http = aiohttp.ClientSession()
+    yield
+    await http.close()
+
+
+async def _providers(app: web.Application) -> AsyncIterator[None]:
+    """The sandbox and the Cloud API; paired sandboxes come back, half-done links are over."""
+    config, db, inbox = app[keys.CONFIG], app[keys.DB], app[keys.INBOX]
+    providers = app[keys.PROVIDERS] = ProviderRegistry(app[keys.TENANTS])
     sandbox = app[keys.SANDBOX] = SandboxProvider(inbox)
     providers.add(sandbox)
-    http = aiohttp.ClientSession()
     cloud = app[keys.CLOUD] = CloudProvider(
         lambda tid: db.read(lambda c: whatsapp_config.get_cloud(
-            c, tid, allow_custom_base=config.allow_custom_api_base)), http, inbox
+            c, tid, allow_custom_base=config.allow_custom_api_base)), app[keys.HTTP], inbox
     )
     providers.add(cloud)
-    outbox = app[keys.OUTBOX] = OutboxWorker(db, providers)
-    inbox.on_queued = outbox.wake
-    webhook_queue = app[keys.WEBHOOKS] = WebhookQueue(db, inbox)
+    try:
+        await db.write(link.reset_transient)
+        for tenant_id, phone in await db.read(link.paired_sandboxes):
+            sandbox.restore(tenant_id, phone)
+        yield
+    finally:  # restore() may have started pairings before a failure
+        await sandbox.close()
 
-    await db.write(link.reset_transient)
-    for tenant_id, phone in await db.read(_paired_sandboxes):
-        sandbox.restore(tenant_id, phone)
+
+async def _outbox(app: web.Application) -> AsyncIterator[None]:
+    outbox = app[keys.OUTBOX] = OutboxWorker(app[keys.DB], app[keys.PROVIDERS])
+    app[keys.INBOX].on_queued = outbox.wake
     await outbox.start()
+    yield
+    await outbox.stop()
+
+
+async def _webhook_queue(app: web.Application) -> AsyncIterator[None]:
+    webhook_queue = app[keys.WEBHOOKS] = WebhookQueue(app[keys.DB], app[keys.INBOX])
     webhook_queue.start()
-    retention = Retention(db, max_age_ms=config.retention_seconds * 1000,
+    yield
+    await webhook_queue.stop()
+
+
+async def _retention(app: web.Application) -> AsyncIterator[None]:
+    config = app[keys.CONFIG]
+    retention = Retention(app[keys.DB], max_age_ms=config.retention_seconds * 1000,
                           keep_events=config.retention_events, period=config.retention_period)
     retention.start()
-    gc_policy = GcPolicy()
-    gc_policy.start()
-    log.info("started", extra={"fields": {"db": str(config.db_path)}})
-    try:
-        yield
-    finally:
-        heartbeat.stop()
-        await retention.stop()
-        await webhook_queue.stop()
-        await outbox.stop()
-        await sandbox.close()
-        await http.close()
-        await stats.close()
-        await search.close()
-        await hub.drain_closing()
-        await db.close()
-        await gc_policy.stop()
-        log.info("stopped")
+    yield
+    await retention.stop()
 
 
-def _paired_sandboxes(conn: object) -> list[tuple[int, str]]:
-    rows = conn.execute(  # type: ignore[attr-defined]
-        "SELECT s.tenant_id, s.phone FROM whatsapp_sessions s JOIN tenants t ON t.id = s.tenant_id"
-        " WHERE t.provider = 'sandbox' AND s.state = 'connected'"
-    ).fetchall()
-    return [(r[0], r[1] or "") for r in rows]
-
-
-def _presence(hub: Hub, conn: Connection, online: bool) -> None:
-    hub.publish_ephemeral(conn.ident.tenant_id, "presence:changed",
-                          {"user_id": str(conn.ident.user_id), "online": online}, exclude=conn)
+async def _started(app: web.Application) -> AsyncIterator[None]:
+    log.info("started", extra={"fields": {"db": str(app[keys.CONFIG].db_path)}})
+    yield
+    log.info("stopped")
 
 
 async def _close_sockets(app: web.Application) -> None:

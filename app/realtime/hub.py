@@ -51,7 +51,6 @@ class Hub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closer: Closer = lambda c, code, msg: None
         self._closing: set[asyncio.Task[Any]] = set()
-        self._presence: Callable[[Connection, bool], None] = lambda c, online: None
         self.events_published = 0
         self.deliveries = 0
 
@@ -59,9 +58,10 @@ class Hub:
         """How to close a socket with a code (set by the WebSocket handler module)."""
         self._closer = closer
 
-    def set_presence_hook(self, hook: Callable[[Connection, bool], None]) -> None:
-        """Called when a user's first socket opens or last socket closes."""
-        self._presence = hook
+    def _presence(self, conn: Connection, online: bool) -> None:
+        """A user's first socket opened or last socket closed: tell the tenant's other screens."""
+        self.publish_ephemeral(conn.ident.tenant_id, "presence:changed",
+                               {"user_id": str(conn.ident.user_id), "online": online}, exclude=conn)
 
     # -- registry ----------------------------------------------------------------------------
 

@@ -57,3 +57,12 @@ def reset_transient(tx: Tx) -> int:
     for (tenant_id,) in rows:
         set_state(tx, tenant_id, "disconnected", reason="restart")
     return len(rows)
+
+
+def paired_sandboxes(conn: sqlite3.Connection) -> list[tuple[int, str]]:
+    """At start-up, over every tenant: sandbox links that were connected, to pair them again."""
+    rows = conn.execute(
+        "SELECT s.tenant_id, s.phone FROM whatsapp_sessions s JOIN tenants t ON t.id = s.tenant_id"
+        " WHERE t.provider = 'sandbox' AND s.state = 'connected'"
+    ).fetchall()
+    return [(r[0], r[1] or "") for r in rows]
