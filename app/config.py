@@ -46,6 +46,8 @@ class Config:
     public_url: str = ""                 # base URL the phone uses to reach pairing links
     ws_compress: bool = False
     secure_cookies: bool = False
+    header_timeout: float = 75.0         # seconds for a request head, and idle between requests
+    body_timeout: float = 60.0           # seconds for a whole request body once its head arrived
     # A Graph API base other than Meta's (a stand-in for tests): the server would POST the tenant's
     # bearer token there, so only the operator may allow it, never a tenant admin alone.
     allow_custom_api_base: bool = False
@@ -152,6 +154,8 @@ def load_config(
         login_window=_env_int(env, "CONDORITO_LOGIN_WINDOW", 15 * 60),
         ping_interval=_env_float(env, "CONDORITO_PING_INTERVAL", 25.0),
         pong_timeout=_env_float(env, "CONDORITO_PONG_TIMEOUT", 10.0),
+        header_timeout=_env_float(env, "CONDORITO_HEADER_TIMEOUT", 75.0),
+        body_timeout=_env_float(env, "CONDORITO_BODY_TIMEOUT", 60.0),
         retention_events=_env_int(env, "CONDORITO_RETENTION_EVENTS", 10_000),
         retention_seconds=_env_int(env, "CONDORITO_RETENTION_SECONDS", 24 * 3600),
         allowed_origins=origins,

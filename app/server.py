@@ -43,6 +43,7 @@ from app.web import (
     pages,
     pages_chat,
     pages_shell,
+    timeouts,
     webhooks,
 )
 from app.web.bodies import MAX_BODY_BYTES
@@ -61,8 +62,11 @@ def create_app(config: Config) -> web.Application:
     if not config.secret:
         raise ValueError("config.secret must be set (see config.resolve_secret)")
     inflight = InFlight()
-    app = web.Application(middlewares=[inflight.middleware(), error_middleware, auth_middleware],
-                          client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[inflight.middleware(), error_middleware, timeouts.body_guard(config.body_timeout),
+                     auth_middleware],
+        client_max_size=MAX_BODY_BYTES, handler_args=timeouts.handler_args(config),
+    )
     app[keys.INFLIGHT] = inflight
     app[keys.CONFIG] = config
     app[keys.SOCKETS] = weakref.WeakSet()
