@@ -21,6 +21,7 @@ from app.config import Config, ConfigError, load_config, resolve_secret
 from app.db import Database, Tx
 from app.errors import AppError
 from app.logs import setup_logging
+from app.private_files import private_dir
 from app.services import tenants
 from app.sqlite import backup
 
@@ -117,7 +118,8 @@ def cmd_backup(config: Config, target: str) -> int:
     out = Path(target)
     if out.exists():
         raise AppError(f"{out} already exists", code="target_exists")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    # A directory made for backups is private; an existing one is the operator's choice.
+    private_dir(out.parent, tighten=False)
     backup(config.db_path, out)
     print(f"backup written to {out}")
     return 0

@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from app.private_files import private_dir, private_file, tighten
+
 # Secrets that appear in tutorials and default configs; a server signing tokens with one of them
 # can be impersonated by anyone (whaticket shipped "mysecret").
 WELL_KNOWN_SECRETS = frozenset(
@@ -83,14 +85,14 @@ def resolve_secret(config: Config) -> Config:
     if config.secret:
         return config.with_secret(config.secret)
     path = config.data_dir / "secret.key"
+    private_dir(config.data_dir)
     if path.exists():
+        tighten(path)  # one an older version or a copy left readable
         return config.with_secret(path.read_text().strip())
-    config.data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
-    # Created with 0600 so other local users cannot read it.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(secret + "\n")
+    # Created 0600 before the secret is written, so other local users never can read it.
+    private_file(path)
+    path.write_text(secret + "\n")
     return config.with_secret(secret)
 
 

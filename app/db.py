@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.private_files import private_database
 from app.sqlite import BUSY_TIMEOUT_MS, apply_schema, connect
 from app.tasks import cancel_and_wait
 
@@ -160,7 +161,8 @@ class Database:
 
     async def open(self) -> None:
         """Apply the schema and start the writer."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # 0600 before SQLite writes a byte; its -wal and -shm inherit the mode.
+        private_database(self.path)
         loop = asyncio.get_running_loop()
         self._conn = await loop.run_in_executor(self._writer, self._open_writer)
         self._wake = asyncio.Event()

@@ -7,6 +7,8 @@ import sqlite3
 import unicodedata
 from pathlib import Path
 
+from app.private_files import private_file
+
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
 SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10_000
@@ -69,6 +71,8 @@ def add_columns(conn: sqlite3.Connection, columns: tuple[tuple[str, str, str], .
 def backup(source: Path | str, target: Path | str) -> None:
     """Copy a live database consistently with SQLite's online backup API."""
     src = connect(source, readonly=True)
+    # A backup holds what the database holds: 0600 before the copy writes into it.
+    private_file(Path(target))
     dst = sqlite3.connect(str(target))
     try:
         src.backup(dst)
