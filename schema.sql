@@ -9,7 +9,8 @@ CREATE TABLE IF NOT EXISTS tenants (
   provider    TEXT NOT NULL DEFAULT 'sandbox' CHECK (provider IN ('sandbox', 'cloud', 'web')),
   status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
   timezone    TEXT NOT NULL DEFAULT 'UTC',
-  created_at  INTEGER NOT NULL
+  created_at  INTEGER NOT NULL,
+  default_lang TEXT NOT NULL DEFAULT 'es'  -- pages for users who chose no language (v5)
 ) STRICT;
 
 CREATE TABLE IF NOT EXISTS users (
@@ -21,7 +22,9 @@ CREATE TABLE IF NOT EXISTS users (
   password_hash  TEXT NOT NULL,
   disabled       INTEGER NOT NULL DEFAULT 0,
   token_version  INTEGER NOT NULL DEFAULT 1,  -- bumped on password change / disable: revokes every token
-  created_at     INTEGER NOT NULL
+  created_at     INTEGER NOT NULL,
+  must_change_password INTEGER NOT NULL DEFAULT 0,  -- a one-time password: only a change is allowed (v5)
+  lang           TEXT  -- 'es' | 'en'; NULL: the tenant's default_lang (v5)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS users_tenant ON users(tenant_id);
 
@@ -267,4 +270,4 @@ CREATE TABLE IF NOT EXISTS rt_event (
 DROP INDEX IF EXISTS rt_event_age;  -- retention bisects on seq instead (stream.prune)
 CREATE INDEX IF NOT EXISTS rt_event_key ON rt_event(tenant_id, coalesce_key) WHERE coalesce_key IS NOT NULL;
 
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;

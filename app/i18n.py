@@ -50,6 +50,12 @@ def client_text(lang: str) -> dict[str, str]:
     return {key: entry.get(lang) or entry[DEFAULT_LANG] for key, entry in TEXT.items()}
 
 
+def set_lang_cookie(response: web.StreamResponse, lang: str) -> None:
+    """Remember the interface language (after sign-in: the user's, else the business default)."""
+    if lang in LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", path="/")
+
+
 def pick_lang(request: web.Request) -> str:
     """The language for a request: ?lang=, then the cookie, then Accept-Language."""
     for candidate in (request.query.get("lang"), request.cookies.get(LANG_COOKIE)):

@@ -37,6 +37,7 @@ from app.services.webhook_queue import WebhookQueue
 from app.web import (
     api_auth,
     api_inbox,
+    api_tenant,
     api_whatsapp,
     headers,
     inbox_calls,
@@ -86,6 +87,7 @@ def _routes(app: web.Application) -> None:
     app.router.add_get("/ws", ws.handle_ws, name="ws")
     inbox_calls.setup_calls()
     api_auth.setup_routes(app)
+    api_tenant.setup_routes(app)
     api_inbox.setup_routes(app)
     api_whatsapp.setup_routes(app)
     longpoll.setup_routes(app)

@@ -51,6 +51,7 @@ ID_CASES: dict[tuple[str, str], IdCase] = {
         "conversation", 201, {"body": "hola desde globex"}, {"Idempotency-Key": "iso-1"}),
     ("POST", "/api/v1/conversations/{id}/read"): IdCase("conversation", 204),
     ("PATCH", "/api/v1/users/{id}"): IdCase("user", 200, {"disabled": True}),
+    ("POST", "/api/v1/users/{id}/password-reset"): IdCase("user", 200),
 }
 
 # Routes without an id, and the test that shows they stay inside the caller's tenant.
@@ -59,6 +60,9 @@ OTHER_CASES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/auth/logout"): "test_tenant_wide_actions_stay_home",
     ("GET", "/api/v1/me"): "test_lists_show_nothing_of_the_other_tenant",
     ("POST", "/api/v1/me/password"): "test_tenant_wide_actions_stay_home",
+    ("PATCH", "/api/v1/me"): "tests/test_settings_api.py::test_own_profile_name_and_language (own user only)",
+    ("GET", "/api/v1/tenant"): "tests/test_settings_api.py::test_business_settings_stay_in_the_tenant",
+    ("PATCH", "/api/v1/tenant"): "tests/test_settings_api.py::test_business_settings_stay_in_the_tenant",
     ("GET", "/api/v1/users"): "test_lists_show_nothing_of_the_other_tenant",
     ("POST", "/api/v1/users"): "test_tenant_wide_actions_stay_home",
     ("GET", "/api/v1/conversations"): "test_lists_show_nothing_of_the_other_tenant",

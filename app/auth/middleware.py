@@ -16,6 +16,11 @@ from app.http import is_api
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# What a user holding a one-time password may do: see who they are, set a password, sign out.
+_WHILE_MUST_CHANGE = frozenset({
+    ("GET", "/account/password"), ("POST", "/account/password"), ("POST", "/logout"),
+    ("GET", "/api/v1/me"), ("POST", "/api/v1/me/password"), ("POST", "/api/v1/auth/logout"),
+})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -74,5 +79,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     unsafe = from_cookie and request.method not in _SAFE_METHODS
     if unsafe and not same_origin(request, required=True):
         raise Forbidden("cross-site request refused", code="csrf_failed")
+    if principal.must_change_password and (request.method, request.path) not in _WHILE_MUST_CHANGE:
+        # A one-time password opens one door: choosing one's own (and signing out).
+        if not is_api(request) and request.method == "GET":
+            raise web.HTTPFound("/account/password")
+        raise Forbidden("choose a new password first (POST /api/v1/me/password)",
+                        code="password_change_required")
     request[keys.PRINCIPAL] = principal
     return await handler(request)

@@ -29,6 +29,8 @@ class Principal:
     name: str
     email: str
     expires_at: int
+    must_change_password: bool = False
+    lang: str | None = None
 
     def accepts(self, audience: str | None) -> bool:
         """The one visibility predicate, for live fan-out and replay alike."""
@@ -39,7 +41,8 @@ class Principal:
     def user_object(self) -> dict[str, Any]:
         """The user object of the API."""
         return {"id": str(self.user_id), "name": self.name, "email": self.email, "role": self.role,
-                "client_code": self.client_code}
+                "client_code": self.client_code, "must_change_password": self.must_change_password,
+                "lang": self.lang}
 
 
 class AuthFailure(AppError):
@@ -116,5 +119,6 @@ class Authenticator:
         return Principal(
             tenant_id=user.tenant_id, client_code=user.client_code, user_id=user.id,
             session_id=claims.session_id, role=user.role, name=user.name, email=user.email,
-            expires_at=claims.expires_at,
+            expires_at=claims.expires_at, must_change_password=user.must_change_password,
+            lang=user.lang,
         )

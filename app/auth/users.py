@@ -32,23 +32,27 @@ class User:
     disabled: bool
     token_version: int
     tenant_status: str
+    must_change_password: bool = False
+    lang: str | None = None
 
     def public(self) -> dict[str, Any]:
         """The user object of the API."""
         return {"id": str(self.id), "name": self.name, "email": self.email, "role": self.role,
-                "client_code": self.client_code, "disabled": self.disabled}
+                "client_code": self.client_code, "disabled": self.disabled,
+                "must_change_password": self.must_change_password, "lang": self.lang}
 
 
 _SELECT = (
     "SELECT u.id, u.tenant_id, t.code AS client_code, u.email, u.name, u.role, u.disabled,"
-    " u.token_version, t.status AS tenant_status, u.password_hash"
+    " u.token_version, t.status AS tenant_status, u.password_hash, u.must_change_password, u.lang"
     " FROM users u JOIN tenants t ON t.id = u.tenant_id"
 )
 
 
 def _user(row: sqlite3.Row) -> User:
     return User(row["id"], row["tenant_id"], row["client_code"], row["email"], row["name"],
-                row["role"], bool(row["disabled"]), row["token_version"], row["tenant_status"])
+                row["role"], bool(row["disabled"]), row["token_version"], row["tenant_status"],
+                bool(row["must_change_password"]), row["lang"])
 
 
 def check_email(email: str) -> str:
@@ -68,6 +72,19 @@ def check_password(password: str) -> str:
     return password
 
 
+def check_lang(lang: object) -> str:
+    """A supported interface language, or "" for none."""
+    if lang not in ("", "es", "en"):
+        raise Invalid("lang must be es or en", code="invalid_field", field="lang")
+    return str(lang)
+
+
+def one_time_password() -> str:
+    """A password an admin reads out once: 12 characters without look-alikes (0/O, 1/l/I)."""
+    alphabet = "abcdefghjkmnpqrstuvwxyzACDEFGHJKLMNPQRTUVWXY34679"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(3))
+
+
 def check_role(role: str) -> str:
     """Validate a role name."""
     if role not in ROLES:
@@ -76,17 +93,18 @@ def check_role(role: str) -> str:
 
 
 def create_user(
-    tx: Tx, tenant_id: int, email: str, name: str, role: str, password_hash: str
+    tx: Tx, tenant_id: int, email: str, name: str, role: str, password_hash: str,
+    *, must_change_password: bool = False,
 ) -> User:
     """Insert a user; e-mails are unique across the install (login names no tenant)."""
     email = check_email(email)
     check_role(role)
     try:
         row = tx.execute(
-            "INSERT INTO users (tenant_id, email, name, role, password_hash, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO users (tenant_id, email, name, role, password_hash, created_at,"
+            " must_change_password) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (tenant_id, email, (clean_text(name) or email.split("@")[0]).strip()[:100], role, password_hash,
-             now_ms()),
+             now_ms(), int(must_change_password)),
         ).fetchone()
     except sqlite3.IntegrityError:
         raise Conflict("a user with that e-mail already exists", code="email_taken") from None
@@ -124,8 +142,11 @@ def list_users(conn: sqlite3.Connection, tenant_id: int) -> list[User]:
 def update_user(
     tx: Tx, tenant_id: int, user_id: int, *, name: str | None = None, role: str | None = None,
     disabled: bool | None = None, password_hash: str | None = None,
+    must_change_password: bool | None = None, lang: str | None = None,
 ) -> User:
-    """Change a user; disabling, a new role or a new password revokes every token they hold."""
+    """Change a user; disabling, a new role or a new password revokes every token they hold.
+
+    `lang` "" clears the user's own language (the tenant's default applies again)."""
     current = get_user(tx.conn, tenant_id, user_id)
     if current is None:
         raise NotFound("user not found")
@@ -144,6 +165,12 @@ def update_user(
         tx.execute("UPDATE users SET password_hash = ? WHERE id = ? AND tenant_id = ?",
                    (password_hash, user_id, tenant_id))
         revoke = True
+    if must_change_password is not None:
+        tx.execute("UPDATE users SET must_change_password = ? WHERE id = ? AND tenant_id = ?",
+                   (int(must_change_password), user_id, tenant_id))
+    if lang is not None:
+        tx.execute("UPDATE users SET lang = ? WHERE id = ? AND tenant_id = ?",
+                   (check_lang(lang) or None, user_id, tenant_id))
     if revoke:
         tx.execute("UPDATE users SET token_version = token_version + 1 WHERE id = ? AND tenant_id = ?",
                    (user_id, tenant_id))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import sqlite3
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.clock import now_ms
 from app.db import Database, Tx
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
 from app.text import clean_text
 
@@ -26,10 +27,48 @@ class Tenant:
     provider: str
     status: str
     timezone: str
+    default_lang: str = "es"
+
+    def public(self) -> dict[str, str]:
+        """The business settings of the API (GET /api/v1/tenant)."""
+        return {"code": self.code, "name": self.name, "provider": self.provider,
+                "timezone": self.timezone, "default_lang": self.default_lang}
 
 
 def _row(row: sqlite3.Row) -> Tenant:
-    return Tenant(row["id"], row["code"], row["name"], row["provider"], row["status"], row["timezone"])
+    return Tenant(row["id"], row["code"], row["name"], row["provider"], row["status"], row["timezone"],
+                  row["default_lang"])
+
+
+def check_timezone(name: object) -> str:
+    """An IANA time zone name ("America/Santiago"); "today" on the dashboard is its day."""
+    if not isinstance(name, str) or not 1 <= len(name) <= 64:
+        raise Invalid("timezone must be an IANA name", code="invalid_field", field="timezone")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid("unknown time zone", code="invalid_field", field="timezone") from None
+    return name
+
+
+def update_tenant(tx: Tx, tenant_id: int, *, name: str | None = None, default_lang: str | None = None,
+                  timezone: str | None = None) -> Tenant:
+    """Change the business name, default language or time zone of one tenant."""
+    if name is not None:
+        name = clean_text(name).strip()[:100]
+        if not name:
+            raise Invalid("name must not be empty", code="invalid_field", field="name")
+        tx.execute("UPDATE tenants SET name = ? WHERE id = ?", (name, tenant_id))
+    if default_lang is not None:
+        if default_lang not in ("es", "en"):
+            raise Invalid("default_lang must be es or en", code="invalid_field", field="default_lang")
+        tx.execute("UPDATE tenants SET default_lang = ? WHERE id = ?", (default_lang, tenant_id))
+    if timezone is not None:
+        tx.execute("UPDATE tenants SET timezone = ? WHERE id = ?", (check_timezone(timezone), tenant_id))
+    tenant = get_tenant(tx.conn, tenant_id)
+    if tenant is None:
+        raise NotFound("tenant not found")
+    return tenant
 
 
 def create_tenant(tx: Tx, code: str, name: str, provider: str = "sandbox") -> Tenant:

@@ -86,5 +86,5 @@ async def change_password(app: web.Application, principal: Principal, current: s
         raise InvalidCredentials("current password is wrong")
     new_hash = await app[keys.HASHER].hash(new)
     await db.write(lambda tx: users.update_user(tx, principal.tenant_id, principal.user_id,
-                                                password_hash=new_hash))
+                                                password_hash=new_hash, must_change_password=False))
     revoke_user(app, principal.user_id, "password changed")

@@ -14,7 +14,7 @@ from app.auth import users
 from app.auth.middleware import public, same_origin
 from app.auth.session import clear_session_cookie, set_session_cookie
 from app.errors import Forbidden, RateLimited
-from app.i18n import LANG_COOKIE, LANGS, pick_lang, t
+from app.i18n import LANG_COOKIE, LANGS, pick_lang, set_lang_cookie, t
 from app.services import link, stats, tenants
 from app.web import login as auth_login
 from app.web.render import render_page
@@ -36,7 +36,7 @@ async def handle_login_page(request: web.Request) -> web.Response:
                                 "error": None, "email": ""},
     )
     if request.query.get("lang") in LANGS:
-        resp.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Lax", path="/")
+        set_lang_cookie(resp, lang)
     return resp
 
 
@@ -65,9 +65,14 @@ async def handle_login_submit(request: web.Request) -> web.Response:
             {"lang": lang, "next": nxt, "error": t("login.invalid_credentials", lang), "email": email},
             status=401,
         )
-    resp = web.HTTPSeeOther(nxt)
+    # A one-time password leads straight to choosing one's own (nothing else is allowed yet).
+    resp = web.HTTPSeeOther("/account/password" if result.user.must_change_password else nxt)
     config = request.app[keys.CONFIG]
     set_session_cookie(resp, result.token, config.token_ttl, config.secure_cookies)
+    # The language: the user's own choice, else one picked on the login page, else the business's.
+    chosen = request.cookies.get(LANG_COOKIE)
+    tenant = await request.app[keys.TENANTS].get(result.user.tenant_id)
+    set_lang_cookie(resp, result.user.lang or (chosen if chosen in LANGS else tenant.default_lang))
     raise resp
 
 

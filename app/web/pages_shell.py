@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
 from aiohttp import web
 
 from app import keys
 from app.auth import users
 from app.auth.session import set_session_cookie
-from app.errors import Invalid
+from app.errors import Forbidden, Invalid
 from app.i18n import pick_lang, t
+from app.services import link, tenants
 from app.web import login as auth_login
 from app.web.render import render_page
 
@@ -26,14 +30,42 @@ async def handle_bot(request: web.Request) -> web.Response:
 
 
 async def handle_settings(request: web.Request) -> web.Response:
-    """GET /settings: own profile for everyone; team, WhatsApp and business for admins."""
-    return await render_page(request, "settings.html", "settings")
+    """GET /settings: own profile for everyone; team, business and WhatsApp for admins."""
+    return await _settings(request, admin_only=False)
+
+
+async def handle_settings_team(request: web.Request) -> web.Response:
+    """GET /settings/team: the team alone (admins; an agent gets the 403 page)."""
+    return await _settings(request, admin_only=True)
+
+
+async def _settings(request: web.Request, *, admin_only: bool) -> web.Response:
+    p = request[keys.PRINCIPAL]
+    admin = p.role == "admin"
+    if admin_only and not admin:
+        raise Forbidden("admin role required")
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        tenant = tenants.get_tenant(conn, p.tenant_id)
+        assert tenant is not None
+        data: dict[str, Any] = {"tenant": tenant.public(), "me": None, "team": [], "link": None}
+        me = users.get_user(conn, p.tenant_id, p.user_id)
+        data["me"] = me.public() if me else None
+        if admin:
+            data["team"] = [u.public() for u in users.list_users(conn, p.tenant_id)]
+            data["link"] = link.get_link(conn, p.tenant_id)
+        return data
+
+    return await render_page(request, "settings.html", "settings", read, admin=admin,
+                             team_only=admin_only)
 
 
 async def handle_password_page(request: web.Request) -> web.Response:
     """GET /account/password: the form to change one's own password."""
+    p = request[keys.PRINCIPAL]
     return await render_page(request, "password.html", "", error=None,
-                             done=request.query.get("done") == "1")
+                             done=request.query.get("done") == "1",
+                             must_change=p.must_change_password, bare=p.must_change_password)
 
 
 async def handle_password_submit(request: web.Request) -> web.Response:
@@ -55,7 +87,8 @@ async def handle_password_submit(request: web.Request) -> web.Response:
         except Invalid:
             error = t("password.weak", lang, n=users.MIN_PASSWORD)
     if error is not None:
-        return await render_page(request, "password.html", "", status=400, error=error, done=False)
+        return await render_page(request, "password.html", "", status=400, error=error, done=False,
+                                 must_change=p.must_change_password, bare=p.must_change_password)
     # Every token of the user was revoked, this browser's too: open a fresh session.
     result = await auth_login.login(request.app, p.email, new, auth_login.client_ip(request))
     resp = web.HTTPSeeOther("/account/password?done=1")
@@ -70,5 +103,6 @@ def setup_routes(app: web.Application) -> None:
     r.add_get("/bulk", handle_bulk, name="bulk")
     r.add_get("/bot", handle_bot, name="bot")
     r.add_get("/settings", handle_settings, name="settings")
+    r.add_get("/settings/team", handle_settings_team, name="settings_team")
     r.add_get("/account/password", handle_password_page, name="password")
     r.add_post("/account/password", handle_password_submit, name="password_submit")
