@@ -41,6 +41,7 @@ export class ConversationListView {
 
   /** Show a new array of items (the list's order); rows are refilled in place. */
   setItems(items) {
+    this.scroller.querySelector(".ssr-rows")?.remove();   // the server's first rows, now ours
     this.items = items;
     this.spacer.style.height = `${items.length * ROW_HEIGHT}px`;
     for (const [index, row] of this.rows) {

@@ -161,6 +161,7 @@ export class ThreadView {
     } else {
       this.appendRow(this.list, m, msgs[index - 1]);
     }
+    this.nodes.get(m.id)?.classList.add("fresh");
     const mine = m.direction === "out" && m.author?.id === this.opts.meId;
     if (wasBottom || mine) {
       this.scrollToBottom();
