@@ -3,7 +3,7 @@
 import { t, formatNumber, lang } from "./i18n.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const W = 480, H = 160, PAD_L = 28, PAD_B = 20, PAD_T = 8;
+const H = 160, PAD_L = 28, PAD_B = 20, PAD_T = 8;
 // Spanish readers expect a 24-hour clock ("15:00"); English ones the browser's default.
 const hourFormat = lang === "es"
   ? new Intl.DateTimeFormat("es-CL", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
@@ -29,6 +29,9 @@ export function drawChart(box, caption, data) {
   const totalIn = hours.reduce((s, h) => s + h.in, 0);
   const totalOut = hours.reduce((s, h) => s + h.out, 0);
   const top = niceMax(Math.max(0, ...hours.map((h) => Math.max(h.in, h.out))));
+  // Drawn at the box's own width, so labels keep their size on a phone instead of shrinking.
+  const W = Math.max(280, Math.round(box.clientWidth || 480));
+  const labelEvery = W < 420 ? 6 : 3;
   const plotW = W - PAD_L, plotH = H - PAD_B - PAD_T;
   const slot = plotW / Math.max(1, hours.length);
   const bar = Math.max(2, (slot - 3) / 2);
@@ -47,7 +50,7 @@ export function drawChart(box, caption, data) {
       rect.append(el("title", {}, `${hourFormat.format(h.start)} · ${t(`chart.${dir}`)}: ${formatNumber(h[dir])}`));
       svg.append(rect);
     }
-    if (i % 3 === 0) {
+    if (i % labelEvery === 0) {
       svg.append(el("text", { x: x + slot / 2 - 1.5, y: H - 4, class: "axis", "text-anchor": "middle" }, hourFormat.format(h.start)));
     }
   });

@@ -26,7 +26,10 @@ def target_dir() -> Path:
 
 
 async def shot(page: Page, name: str, *, full_page: bool = False) -> Path:
-    """Save the page as `name`.png; returns the path."""
+    """Save the page as `name`.png; returns the path. Phone-width shots are of the screen only:
+    a full-page capture would paint the fixed bottom tab bar in the middle of the page."""
+    if page.viewport_size and page.viewport_size["width"] < 720:
+        full_page = False
     directory = target_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.png"

@@ -7,7 +7,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from app.whatsapp import sandbox
-from tests.e2e.chat_helpers import sign_in
+from tests.e2e.chat_helpers import api, api_token, inbound, sign_in
 from tests.e2e.conftest import Live
 from tests.e2e.shots import PHONE, shot
 
@@ -58,6 +58,19 @@ async def test_connect_whatsapp_from_the_dashboard(page: Page, browser: Browser,
     await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
     await expect(page.locator("#wa-disconnect")).to_be_visible()
     await expect(page.locator("#wa-connect")).to_be_hidden()
+
+    # Some traffic, so the figures count up and the chart has a bar for this hour.
+    token = await api_token(live)
+    first = await inbound(live, token, "56911112222", "hola, ¿tienen stock?", name="Carla Pérez")
+    await inbound(live, token, "56933334444", "buenas tardes", name="Jorge")
+    await inbound(live, token, "56911112222", "es para hoy")
+    await expect(page.locator("#stat-messages_today_in")).to_have_text("3")
+    await expect(page.locator("#check-first_message")).to_have_class("done")
+    status, _ = await api(live, token, "POST", f"/api/v1/conversations/{first['conversation_id']}/messages",
+                          {"body": "¡Sí! Te lo guardamos."})
+    assert status == 201
+    await expect(page.locator("#stat-messages_today_out")).to_have_text("1")
+    await expect(page.locator("#chart-summary")).to_contain_text("recibidos: 3 · enviados: 1")
 
     # After a reload the page says the same from the server's side.
     await page.reload()
