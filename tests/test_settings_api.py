@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 
 from tests.api_helpers import assert_error, json_ok
-from tests.conftest import Actor, login, make_actor
+from tests.conftest import Actor, closed_with, login, make_actor
 
 
 async def add_agent(alice: Actor, email: str = "eva@acme.test") -> dict:
@@ -27,6 +27,10 @@ async def test_a_new_member_gets_a_one_time_password_and_must_change_it(client: 
                          ("GET", "/api/v1/events"), ("PATCH", "/api/v1/me")):
         resp = await client.request(method, path, headers=headers, json={})
         await assert_error(resp, 403, "password_change_required")
+    ws = await client.ws_connect("/ws?v=1")
+    await ws.send_json({"type": "hello", "v": 1, "token": token})
+    code, _ = await closed_with(ws)
+    assert code == 4501  # nor does the live stream show anything
     page = await client.get("/", headers=headers, allow_redirects=False)
     assert page.status == 302 and page.headers["Location"] == "/account/password"
     changed = await client.post("/api/v1/me/password", headers=headers,

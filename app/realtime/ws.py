@@ -132,6 +132,9 @@ async def _hello(
         code = {"token_expired": const.CLOSE_TOKEN_EXPIRED,
                 "forbidden": const.CLOSE_FORBIDDEN}.get(exc.code, const.CLOSE_UNAUTHORIZED)
         raise _Refused(code, exc.message) from None
+    if principal.must_change_password:
+        # A one-time password only opens the password form; the stream would show every chat.
+        raise _Refused(const.CLOSE_UNAUTHORIZED, "choose a new password first")
     hub = request.app[keys.HUB]
     if len(hub.user_connections(principal.user_id)) >= config.max_sockets_per_user:
         raise _Refused(const.CLOSE_TOO_MANY, "too many connections for this user")

@@ -62,3 +62,18 @@ async def test_every_page_translated_error_free_and_fits(page: Page, live: Live,
             if name in SHOTS:
                 await shot(page, f"{name}-{lang}-{size['width']}", full_page=True)
     assert problems == []
+
+
+async def test_dark_theme_pages(browser, live: Live) -> None:
+    ctx = await browser.new_context(locale="es-CL", color_scheme="dark", viewport=DESKTOP)
+    page = await ctx.new_page()
+    problems = watch_console(page)
+    await sign_in(page, live)
+    background = await page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 21, 23)"  # the dark tokens apply
+    await shot(page, "dashboard-dark-es-1280", full_page=True)
+    await page.goto(live.base + "/settings")
+    await page.set_viewport_size(PHONE)
+    await shot(page, "settings-dark-es-360")
+    assert problems == []
+    await ctx.close()
