@@ -38,3 +38,13 @@ if (indicator) {
     return stats.seq;
   });
 }
+
+// The user menu is a <details>: it works without script; this closes it on a click elsewhere
+// and on Escape (focus back on its button), as a menu should.
+const menu = document.querySelector(".usermenu");
+if (menu) {
+  document.addEventListener("click", (ev) => { if (menu.open && !menu.contains(ev.target)) menu.open = false; });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && menu.open) { menu.open = false; menu.querySelector("summary").focus(); }
+  });
+}

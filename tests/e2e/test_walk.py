@@ -77,3 +77,24 @@ async def test_dark_theme_pages(browser, live: Live) -> None:
     await shot(page, "settings-dark-es-360")
     assert problems == []
     await ctx.close()
+
+
+async def test_user_menu_signs_out_and_closes_like_a_menu(page: Page, live: Live) -> None:
+    await sign_in(page, live, "/bot")
+    menu = page.locator(".usermenu")
+    await page.click(".usermenu summary")
+    await expect(menu.locator("text=Cambiar contraseña")).to_be_visible()
+    await page.keyboard.press("Escape")
+    await expect(menu.locator("text=Cambiar contraseña")).to_be_hidden()
+    await page.click(".usermenu summary")
+    await page.click("main")
+    await expect(menu.locator("text=Cambiar contraseña")).to_be_hidden()
+    await page.click(".usermenu summary")
+    await page.click("text=Cambiar contraseña")
+    await expect(page).to_have_url(live.base + "/account/password")
+    await page.click(".usermenu summary")
+    await page.click(".usermenu button[type=submit]")
+    # The form lands on /login; the socket closed by the sign-out may get there first (with ?next).
+    await expect(page).to_have_url(re.compile(re.escape(live.base) + r"/login(\?next=.*)?$"))
+    await page.goto(live.base + "/settings")
+    await expect(page).to_have_url(live.base + "/login?next=/settings")
