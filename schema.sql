@@ -130,10 +130,13 @@ CREATE VIRTUAL TABLE IF NOT EXISTS conversations_fts USING fts5(
   body, content='', detail=none, columnsize=0, tokenize='unicode61 remove_diacritics 2'
 );
 -- Version 3: index what messages_fts had indexed already (the batches do the rest).
+-- One document per conversation, in rowid order: FTS5 writes a new segment whenever a rowid is
+-- not above the last one, so message order would make one segment per message.
 INSERT INTO conversations_fts (rowid, body)
-  SELECT conversation_id, body FROM messages
+  SELECT conversation_id, group_concat(body, ' ') FROM messages
   WHERE id <= (SELECT last_id FROM search_index WHERE id = 1)
-    AND (SELECT user_version FROM pragma_user_version) < 4;
+    AND (SELECT user_version FROM pragma_user_version) < 4
+  GROUP BY conversation_id ORDER BY conversation_id;
 
 -- Dashboard figures per tenant, kept by the triggers below in the same transaction as the
 -- change, so GET /stats reads one row instead of counting every conversation and contact.

@@ -349,10 +349,12 @@ class Database:
             self.jobs += len(batch.outcomes)
             self.longest_hold = max(self.longest_hold, time.perf_counter() - began)
             self._finish_batch(batch)
-            if self._wal_over(loop.time()):
+            if self._checkpointer is not None and self._wal_over(loop.time()):
                 self._wal_tried = loop.time()
                 try:
-                    await loop.run_in_executor(self._writer, self._truncate_wal, conn)
+                    # On the checkpoint thread: after the passive checkpoint running there, if
+                    # any (two checkpoints at once: the second gives up at once, busy).
+                    await loop.run_in_executor(self._ckpt, self._truncate_wal, conn)
                 except sqlite3.Error:
                     log.exception("WAL checkpoint failed")
 

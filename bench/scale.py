@@ -257,6 +257,20 @@ async def retention_pass(db: Database, clock: Clock) -> dict[str, Any]:
     prune, prune_counts = stream.prune, stats.prune_counts
     stream.prune, stats.prune_counts = timed(prune), timed(prune_counts)  # type: ignore[method-assign]
     stream.now_ms = clock  # type: ignore[assignment]
+    # A Database without `longest_hold` (an older checkout, for comparison): the longest
+    # write call instead (nothing else is queued, so it is the hold plus a thread hop).
+    calls: list[float] = []
+    write = db.write
+
+    async def timed_write(fn: Callable[[Tx], Any], **kw: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return await write(fn, **kw)
+        finally:
+            calls.append(time.perf_counter() - t0)
+
+    db.write = timed_write  # type: ignore[method-assign]
+    has_hold = hasattr(db, "longest_hold")
     db.longest_hold = 0.0
     batches = db.batches
     t0 = time.perf_counter()
@@ -264,9 +278,12 @@ async def retention_pass(db: Database, clock: Clock) -> dict[str, Any]:
         removed = await Retention(db, max_age_ms=DAY_MS, keep_events=10_000, period=3600).prune_now()
     finally:
         stream.prune, stats.prune_counts = prune, prune_counts  # type: ignore[method-assign]
+        del db.write
+    hold = db.longest_hold if has_hold else max(calls)
     return {"events": events, "removed": removed, "seconds": time.perf_counter() - t0,
-            "transactions": db.batches - batches, "hold_ms": db.longest_hold * 1000,
-            "work_ms": max(work) * 1000, "work_median_ms": statistics.median(work) * 1000}
+            "transactions": db.batches - batches, "hold_ms": hold * 1000,
+            "work_ms": max(work) * 1000, "work_median_ms": statistics.median(work) * 1000,
+            "call_p99_ms": sorted(calls)[int(len(calls) * 0.99)] * 1000}
 
 
 async def http_ingest(srv: Condorito, seconds: float) -> dict[str, Any]:
@@ -362,7 +379,8 @@ async def run(a: argparse.Namespace) -> bool:
          f" {ingest['failed']} failed)", ingest["wal_peak"] / MB, 64.0),
         (f"writer's longest hold, retention of {ret['removed']} of {ret['events']} events"
          f" ({ret['transactions']} transactions, {ret['seconds']:.1f} s; work inside one:"
-         f" median {ret['work_median_ms']:.1f}, max {ret['work_ms']:.1f} ms) (ms, BEGIN..COMMIT)",
+         f" median {ret['work_median_ms']:.1f}, max {ret['work_ms']:.1f} ms; write call p99"
+         f" {ret['call_p99_ms']:.1f} ms) (ms, BEGIN..COMMIT)",
          ret["hold_ms"], 50.0),
     ]
     for label, value, target in checks:

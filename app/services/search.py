@@ -29,9 +29,13 @@ def index_pending(tx: Tx, limit: int = BATCH) -> int:
         "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id > ? AND id <= ?",
         (last, top),
     )
+    # One document per conversation of the batch, in rowid order: FTS5 starts a new segment
+    # whenever a rowid is not above the previous one, and messages come in any conversation's
+    # order (a segment per message made the index slow to write and to read).
     tx.execute(
         "INSERT INTO conversations_fts (rowid, body)"
-        " SELECT conversation_id, body FROM messages WHERE id > ? AND id <= ?",
+        " SELECT conversation_id, group_concat(body, ' ') FROM messages WHERE id > ? AND id <= ?"
+        " GROUP BY conversation_id ORDER BY conversation_id",
         (last, top),
     )
     tx.execute("UPDATE search_index SET last_id = ? WHERE id = 1", (top,))
