@@ -80,5 +80,6 @@ async def test_chat_screenshots(browser: Browser, page: Page, live: Live, tmp_pa
         await box.fill(text)
         await box.press("Enter")
     await expect(page.locator(".msg.out").last).to_have_attribute("data-status", "read", timeout=15_000)
+    await page.wait_for_load_state("networkidle")    # see shoot(): no request cut at close
     for lang in ("es", "en"):
         await shoot(browser, live, conv, lang, shots)
