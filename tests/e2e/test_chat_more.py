@@ -164,3 +164,60 @@ async def test_a_teammates_typing_shows_in_the_thread(page: Page, live: Live) ->
         await expect(typing).to_be_hidden()
     finally:
         await other.close()
+
+
+async def test_resync_required_reloads_the_list_and_the_open_thread(page: Page, live: Live) -> None:
+    from app.realtime import stream
+
+    token = await api_token(live)
+    conv = (await inbound(live, token, "56913130000", "antes", name="Nombre Viejo"))["conversation_id"]
+    await sign_in(page, live, f"/chat/{conv}")
+    indicator = page.locator("#live-indicator")
+    await expect(indicator).to_have_attribute("data-state", "live")
+    await expect(page.locator(".thread-title")).to_have_text("Nombre Viejo")
+
+    def forget_history(tx):  # type: ignore[no-untyped-def]
+        # A change no event describes, then a new epoch: only a reload can show it.
+        tx.execute("UPDATE contacts SET name = 'Nombre Nuevo' WHERE tenant_id = ? AND phone = ?",
+                   (live.tenant_id, "56913130000"))
+        stream.reset_stream(tx, live.tenant_id)
+
+    await live.app[keys.DB].write(forget_history)
+    hub = live.app[keys.HUB]
+    (conn,) = hub.tenant_connections(live.tenant_id)
+    hub.close(conn, const.CLOSE_SLOW_CONSUMER, "test drop")   # it resumes with the old epoch
+    await expect(page.locator(".conv-item .conv-name")).to_have_text(["Nombre Nuevo"])
+    await expect(page.locator(".thread-title")).to_have_text("Nombre Nuevo")
+    await expect(indicator).to_have_attribute("data-state", "live")
+    await inbound(live, token, "56913130000", "después")
+    await expect(page.locator(".msg.in .text")).to_have_text(["antes", "después"])
+
+
+async def test_unread_filter_and_keyboard(page: Page, live: Live) -> None:
+    errors = watch_errors(page)
+    token = await api_token(live)
+    read_conv = (await inbound(live, token, "56914140001", "ya leído", name="Leída Pérez"))["conversation_id"]
+    await inbound(live, token, "56914140002", "pendiente", name="Pendiente Soto")
+    status, _ = await api(live, token, "POST", f"/api/v1/conversations/{read_conv}/read")
+    assert status == 204
+    await sign_in(page, live, "/chat")
+    names = page.locator(".conv-item .conv-name")
+    await expect(names).to_have_text(["Pendiente Soto", "Leída Pérez"])
+    await page.get_by_role("button", name="No leídos").click()
+    await expect(names).to_have_text(["Pendiente Soto"])
+    await expect(page.get_by_role("button", name="No leídos")).to_have_attribute("aria-pressed", "true")
+    await page.get_by_role("button", name="Todos").click()
+    await expect(names).to_have_text(["Pendiente Soto", "Leída Pérez"])
+    # Ctrl+K search, ↓ into the list, ↓ again, Enter opens, Esc goes back.
+    await page.keyboard.press("Control+k")
+    await expect(page.get_by_label("Buscar por nombre, teléfono o mensaje")).to_be_focused()
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    await expect(page.locator(".conv-item a", has_text="Leída Pérez")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page).to_have_url(live.base + f"/chat/{read_conv}")
+    await expect(page.locator(".thread-title")).to_have_text("Leída Pérez")
+    await page.locator(".messages").focus()
+    await page.keyboard.press("Escape")
+    await expect(page).to_have_url(live.base + "/chat")
+    assert errors == []
