@@ -26,9 +26,37 @@ export function showUnread(count) {
   unreadBadge.hidden = count <= 0;
 }
 
+// DESIGN "Connection": after 10 s without a socket, a thin banner says so; it goes away by itself.
+const BANNER_AFTER_MS = 10000;
+let bannerTimer = 0;
+let banner = null;
+
+/** Show the "no live connection" banner after a while in polling / reconnecting; hide it when live. */
+function updateBanner(state) {
+  const offline = state === "polling" || state === "reconnecting";
+  if (!offline) {
+    clearTimeout(bannerTimer);
+    bannerTimer = 0;
+    banner?.remove();
+    banner = null;
+    return;
+  }
+  if (banner) { banner.textContent = t(state === "polling" ? "rt.polling_hint" : "rt.reconnecting_hint"); return; }
+  if (bannerTimer) return;
+  bannerTimer = setTimeout(() => {
+    bannerTimer = 0;
+    banner = document.createElement("div");
+    banner.className = "live-banner";
+    banner.setAttribute("role", "status");
+    banner.textContent = t(indicator.dataset.state === "polling" ? "rt.polling_hint" : "rt.reconnecting_hint");
+    document.querySelector(".topbar")?.after(banner);
+  }, BANNER_AFTER_MS);
+}
+
 if (indicator) {
   const rt = realtime();
   rt.onState(showLiveState);
+  rt.onState(updateBanner);
   rt.on("stats_updated", (data) => showUnread(data.unread));
   rt.onResync(async () => {
     const resp = await fetch("/api/v1/stats", { credentials: "same-origin", cache: "no-store" });

@@ -23,8 +23,12 @@ async def test_polling_is_shown_as_polling_and_no_timer_flips_it(page: Page, liv
     await expect(status).to_have_attribute("data-state", "polling")
     await expect(status).to_have_text("Conexión de respaldo")
     # The old client left a 5 s "reconnecting" timer armed while polling worked.
-    await page.clock.run_for(8000)
+    banner = page.locator(".live-banner")
+    await expect(banner).to_have_count(0)
+    await page.clock.run_for(11_000)
     await expect(status).to_have_attribute("data-state", "polling")
+    # After 10 s without a socket the page says so in words (DESIGN "Connection").
+    await expect(banner).to_have_text("Sin conexión en vivo: los mensajes llegan cada pocos segundos.")
     token = await api_token(live)
     await inbound(live, token, "56977778888", "por long-poll")
     await expect(page.locator("#stat-unread")).to_have_text("1")
@@ -53,5 +57,6 @@ async def test_a_frame_that_is_not_json_is_dropped_and_the_client_lives_on(page:
     await inbound(live, token, "56911112222", "sigue vivo")
     await expect(page.locator("#stat-unread")).to_have_text("1")
     await expect(status).to_have_attribute("data-state", "live")
+    await expect(page.locator(".live-banner")).to_have_count(0)
     assert len(routes) == 1   # the same socket: no reconnect was needed
     assert errors == []
