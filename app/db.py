@@ -102,6 +102,7 @@ class _WriteJob:
     future: asyncio.Future[Any]
     heavy: bool
     background: bool
+    durable: bool = True
 
 
 @dataclass(slots=True)
@@ -147,6 +148,7 @@ class Database:
         self.batches = 0  # transactions committed (for benchmarks)
         self.jobs = 0
         self.longest_hold = 0.0  # seconds, the longest BEGIN..COMMIT so far (for benchmarks)
+        self.holds: list[float] | None = None  # a benchmark sets a list: every BEGIN..COMMIT
         self._cache: dict[str, Any] = {}  # the writer's memory across transactions
         self._checkpointer: asyncio.Task[None] | None = None
         self._ckpt = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
@@ -249,18 +251,24 @@ class Database:
             self._read_conns.clear()
 
     async def write(self, fn: Callable[[Tx], T], *, heavy: bool = False,
-                    background: bool = False) -> T:
+                    background: bool = False, durable: bool = True) -> T:
         """Run `fn(tx)` atomically on the write connection; return its result.
 
         `background` jobs (applying stored webhooks, figures, indexing, retention) yield to
         requests: they run when no other write waits and no burst of requests is in progress,
         and at least every BACKGROUND_MAX_WAIT seconds, so a burst is acknowledged at full
         speed and background work still progresses.
+
+        `durable=False` (heavy jobs): when no job of its batch needs it, the COMMIT does not wait
+        for the disk (synchronous=NORMAL). A power cut may then undo it, never a commit before
+        it: the WAL is written in order, and the next durable commit syncs it with its own. For
+        work that is simply redone if lost, such as retention, whose commits otherwise wait on
+        the fsync of every slice.
         """
         assert self._wake is not None and not self._closing, "database not open"
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         (self._background if background else self._pending).append(
-            _WriteJob(fn, future, heavy, background))
+            _WriteJob(fn, future, heavy, background, durable))
         self._wake.set()
         return await future
 
@@ -347,7 +355,10 @@ class Database:
                 continue
             self.batches += 1
             self.jobs += len(batch.outcomes)
-            self.longest_hold = max(self.longest_hold, time.perf_counter() - began)
+            held = time.perf_counter() - began
+            self.longest_hold = max(self.longest_hold, held)
+            if self.holds is not None:
+                self.holds.append(held)
             self._finish_batch(batch)
             if self._checkpointer is not None and self._wal_over(loop.time()):
                 self._wal_tried = loop.time()
@@ -373,10 +384,19 @@ class Database:
 
     def _run_locked(self, conn: sqlite3.Connection, batch: _Batch) -> None:
         """A whole batch on the writer thread (heavy jobs)."""
-        conn.execute("BEGIN IMMEDIATE")
-        self._run_jobs(conn, batch, deadline=None)
-        _before_commit(conn, batch)
-        _commit(conn)
+        lazy = not any(job.durable for job in batch.jobs)
+        if lazy:
+            conn.execute("PRAGMA synchronous = NORMAL")  # not inside a transaction: SQLite refuses
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._run_jobs(conn, batch, deadline=None)
+            _before_commit(conn, batch)
+            _commit(conn)
+        finally:
+            if lazy:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                conn.execute("PRAGMA synchronous = FULL")
 
     def _run_jobs(self, conn: sqlite3.Connection, batch: _Batch, deadline: float | None) -> None:
         """Each job in its own savepoint: a failing job undoes only itself.

@@ -110,3 +110,20 @@ async def test_wal_is_cut_back_under_its_limit(tmp_path, monkeypatch) -> None:
         assert await db.read(lambda c: c.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]) == 12
     finally:
         await db.close()
+
+
+async def test_a_batch_of_non_durable_jobs_commits_without_waiting_for_the_disk(tmp_path) -> None:
+    """Retention's slices commit with synchronous=NORMAL; every other write keeps FULL."""
+    db = await open_db(tmp_path / "d.db")
+    try:
+        def level(key: str):
+            def fn(tx: Tx) -> int:
+                tx.execute("INSERT INTO t VALUES (?)", (key,))
+                return tx.execute("PRAGMA synchronous").fetchone()[0]
+            return fn
+        assert await db.write(level("lazy"), heavy=True, background=True, durable=False) == 1
+        assert await db.write(level("after"), heavy=True) == 2  # FULL again
+        assert await db.write(level("light")) == 2
+        assert await db.read(lambda c: c.execute("SELECT COUNT(*) FROM t").fetchone()[0]) == 3
+    finally:
+        await db.close()

@@ -48,11 +48,13 @@ class Retention:
             return stream.prune(tx, max_age_ms=self.max_age_ms, keep_events=self.keep_events,
                                 max_rows=SLICE)
 
-        while await self._db.write(housekeeping, heavy=True, background=True) >= SLICE:
+        # Not durable: a slice a power cut undoes is pruned again by the next pass.
+        while await self._db.write(housekeeping, heavy=True, background=True,
+                                   durable=False) >= SLICE:
             pass
         removed = 0
         while True:
-            n = await self._db.write(prune_slice, heavy=True, background=True)
+            n = await self._db.write(prune_slice, heavy=True, background=True, durable=False)
             removed += n
             if n < SLICE:
                 return removed
