@@ -54,6 +54,11 @@ async def shoot(browser: Browser, live: Live, conv: str, lang: str, shots: Path)
     await expect(page.locator(".msg").first).to_be_visible()
     await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
     await page.screenshot(path=str(shots / f"chat-desktop-{lang}.png"))
+    if lang == "es":
+        await page.emulate_media(color_scheme="dark")
+        await page.wait_for_function("() => document.getAnimations().length === 0")  # colour transitions
+        await page.screenshot(path=str(shots / "chat-dark-es.png"))
+        await page.emulate_media(color_scheme="light")
     await page.set_viewport_size({"width": 360, "height": 740})
     assert await page.evaluate("document.documentElement.scrollWidth <= 360")
     await page.screenshot(path=str(shots / f"chat-phone-thread-{lang}.png"))
