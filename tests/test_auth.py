@@ -18,18 +18,19 @@ from aiohttp.test_utils import TestClient
 from app import create_app, keys
 from app.auth.session import COOKIE_NAME
 from app.config import Config
-from tests.conftest import PASSWORD, Actor, closed_with, drain_until, login, make_actor, next_frame
-from tests.security_helpers import (
+from tests.helpers.actors import PASSWORD, Actor, login, make_actor
+from tests.helpers.frames import closed_with, drain_until, next_frame
+from tests.helpers.security import (
     alg_none,
     api_routes,
     assert_closed,
-    barrier,
     claims_of,
     expired,
     fill,
     rest_error,
     sign,
     tamper,
+    tenant_barrier,
     without,
     ws_hello,
     ws_refused,
@@ -140,7 +141,7 @@ async def test_logout_kills_that_session_and_its_sockets(client: TestClient, ali
     assert (await alice.post("/api/v1/auth/logout")).status == 401
     # The user's other login is untouched, socket included.
     assert (await other.get("/api/v1/me")).status == 200
-    await barrier(ws_other, other, phone="56911110000", body="sigo aquí")
+    await tenant_barrier(ws_other, other, phone="56911110000", body="sigo aquí")
 
 
 async def test_password_change_kills_every_session_of_the_user(
@@ -170,7 +171,7 @@ async def test_password_change_kills_every_session_of_the_user(
     assert (await bob.get("/api/v1/me")).status == 200
     gone = await drain_until(ws_alice, lambda f: f.get("event") == "presence_changed")
     assert gone[-1]["data"] == {"user_id": str(agent.user_id), "online": False}
-    await barrier(ws_alice, alice, phone="56911110000", body="sigo aquí")
+    await tenant_barrier(ws_alice, alice, phone="56911110000", body="sigo aquí")
 
 
 async def test_disabled_user_is_locked_out(client: TestClient, alice: Actor) -> None:

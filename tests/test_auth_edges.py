@@ -7,7 +7,7 @@ import pytest
 from app import keys
 from app.auth import principal
 from app.services import tenants
-from tests.conftest import PASSWORD, Actor
+from tests.helpers.actors import PASSWORD, Actor
 
 
 async def test_cross_site_login_form_is_refused(alice: Actor) -> None:

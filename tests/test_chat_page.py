@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import Actor
+from tests.helpers.actors import Actor
 
 
 async def test_unread_filter_lists_only_conversations_with_unread(alice: Actor) -> None:

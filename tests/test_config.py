@@ -11,7 +11,7 @@ import pytest
 from app import create_app
 from app.auth.session import COOKIE_NAME
 from app.config import ConfigError, check_secret, load_config, resolve_secret
-from tests.conftest import PASSWORD, make_actor
+from tests.helpers.actors import PASSWORD, make_actor
 
 
 def test_environment_settings_and_flags() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.conftest import Actor, make_actor
+from tests.helpers.actors import Actor, make_actor
 
 
 async def hourly(actor: Actor) -> dict:

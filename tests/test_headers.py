@@ -12,7 +12,7 @@ from aiohttp import web
 from app import create_app
 from app.auth.middleware import public
 from app.config import Config
-from tests.conftest import Actor
+from tests.helpers.actors import Actor
 
 EVERY = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
          "X-Frame-Options": "DENY", "Server": "Condorito"}

@@ -15,8 +15,9 @@ import pytest
 from app import keys
 from app.errors import Invalid
 from app.services import messages
-from tests.api_helpers import assert_error, barrier, events, json_ok, stats
-from tests.conftest import Actor, drain_until, next_event
+from tests.helpers.actors import Actor
+from tests.helpers.api import assert_error, json_ok, stats
+from tests.helpers.frames import barrier, drain_until, events, next_event
 
 CONVS = "/api/v1/conversations"
 

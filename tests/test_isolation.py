@@ -13,17 +13,17 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from app.whatsapp import sandbox
-from tests.conftest import PASSWORD, Actor, drain_until, login, make_actor
-from tests.security_helpers import (
+from tests.helpers.actors import PASSWORD, Actor, login, make_actor
+from tests.helpers.frames import drain_until, is_event
+from tests.helpers.security import (
     ParkSignal,
     api_routes,
     assert_clean,
-    barrier,
     fill,
-    is_event,
     poll_while_parked,
     stats_now,
     stream_position,
+    tenant_barrier,
 )
 
 # What identifies tenant A's data; none of it may ever reach tenant B.
@@ -263,7 +263,7 @@ async def test_tenant_wide_actions_stay_home(client: TestClient, alice: Actor, b
     assert await (await alice.get("/api/v1/whatsapp/config")).json() == config_a
     assert await login(client, bob.email, "una clave nueva")
     # Nothing B did (QR, link events, logout, password change) reached A's socket.
-    await barrier(ws_a, alice, phone=A_PHONE2, body="barrera")
+    await tenant_barrier(ws_a, alice, phone=A_PHONE2, body="barrera")
 
 
 async def test_live_socket_never_carries_the_other_tenant(
@@ -273,7 +273,7 @@ async def test_live_socket_never_carries_the_other_tenant(
     ws_a, welcome_a = await alice.ws()
     assert welcome_b["epoch"] != welcome_a["epoch"]
     await busy_day(client, alice, ws_a)
-    frames = await barrier(ws_b, bob, phone=B_PHONE, body="globex barrera")
+    frames = await tenant_barrier(ws_b, bob, phone=B_PHONE, body="globex barrera")
     frames += await drain_until(ws_b, is_event("stats_updated"))
     assert_clean(frames, A_MARKERS)
 
@@ -327,7 +327,7 @@ async def test_replay_never_carries_the_other_tenant(
     ws_b3, welcome3 = await bob.ws(resume={"epoch": epoch_b, "seq": head_a})
     for welcome_ in (welcome2, welcome3):
         assert welcome_["resume"] == "resync_required" and welcome_["epoch"] == epoch_b
-    frames2 = await barrier(ws_b2, bob, phone=B_PHONE2, body="globex barrera")
+    frames2 = await tenant_barrier(ws_b2, bob, phone=B_PHONE2, body="globex barrera")
     frames3 = await drain_until(ws_b3, is_event("new_message"))
     assert frames3[-1]["data"]["message"]["id"] == frames2[-1]["data"]["message"]["id"]
     assert_clean(frames2 + frames3, A_MARKERS)
@@ -361,5 +361,5 @@ async def test_typing_cannot_name_the_other_tenants_conversation(alice: Actor, b
     result = (await drain_until(ws_b, lambda f: f["type"] == "result"))[-1]
     assert result["data"]["online"] == [str(bob.user_id)]
     # A's socket got no typing event, neither for its own conversation nor for B's.
-    frames = await barrier(ws_a, alice, phone=A_PHONE2, body="barrera")
+    frames = await tenant_barrier(ws_a, alice, phone=A_PHONE2, body="barrera")
     assert not [f for f in frames if f.get("event") == "typing"]

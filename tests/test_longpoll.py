@@ -11,8 +11,9 @@ import pytest
 from app import create_app, keys
 from app.config import Config
 from app.realtime import const
-from tests.conftest import Actor, make_actor, next_event
-from tests.realtime_helpers import append_events, hook_reads, prune, stream_state
+from tests.helpers.actors import Actor, make_actor
+from tests.helpers.frames import next_event
+from tests.helpers.stream import append_events, hook_reads, prune, stream_state
 
 WAIT = 5.0  # a woken poll must answer well before this; its own timeout is far longer
 

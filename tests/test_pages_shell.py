@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.i18n import LANGS, TEXT, client_text, load_text
-from tests.conftest import PASSWORD, Actor, login
+from tests.helpers.actors import PASSWORD, Actor, login
 
 PAGES = ("/", "/chat", "/bulk", "/bot", "/settings", "/account/password")
 

@@ -15,7 +15,8 @@ from aiohttp.test_utils import TestClient
 
 from app.realtime import const
 from app.realtime import ws as ws_module
-from tests.conftest import FRAME_TIMEOUT, Actor
+from tests.helpers.actors import Actor
+from tests.helpers.frames import FRAME_TIMEOUT
 
 BAD = ("refused", const.CLOSE_BAD_FRAME, "bad_frame")
 

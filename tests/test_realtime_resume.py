@@ -11,18 +11,17 @@ from app import keys
 from app.realtime import const
 from app.realtime.connection import Connection
 from app.realtime.stream import StreamState
-from tests.conftest import Actor, closed_with, drain_until, next_event
-from tests.realtime_helpers import (
-    append_events,
+from tests.helpers.actors import Actor
+from tests.helpers.frames import (
     assert_strictly_increasing,
     barrier,
+    closed_with,
+    drain_until,
     error_codes,
-    events_of,
-    hook_reads,
-    prune,
-    stored_seqs,
-    stream_state,
+    events,
+    next_event,
 )
+from tests.helpers.stream import append_events, hook_reads, prune, stored_seqs, stream_state
 
 
 def _is_replay_end(frame: Any) -> bool:
@@ -51,7 +50,7 @@ async def test_resume_at_pruned_through_replays_one_below_resyncs(alice: Actor) 
     assert welcome["head"] == state.head
     frames = await drain_until(ws, _is_replay_end)
     assert frames[-1] == {"type": "replay_end", "seq": state.head}
-    replayed = events_of(frames)
+    replayed = events(frames)
     assert [e["seq"] for e in replayed] == seqs[-4:]
     assert [e["data"]["i"] for e in replayed] == [6, 7, 8, 9]
     assert {e["event"] for e in replayed} == {"new_message"}
@@ -118,11 +117,11 @@ async def test_commits_during_replay_pages_arrive_once_in_order(
     assert len(late) == 4  # 10 events in pages of 3: four page reads, each raced by a commit
     end = [i for i, f in enumerate(frames) if _is_replay_end(f)]
     assert len(end) == 1 and frames[end[0]]["seq"] == seqs[-1]
-    assert [e["seq"] for e in events_of(frames[:end[0]])] == seqs
+    assert [e["seq"] for e in events(frames[:end[0]])] == seqs
     frames += await drain_until(ws, lambda f: f.get("seq") == late[-1])
-    assert [e["seq"] for e in events_of(frames[end[0]:])] == late
+    assert [e["seq"] for e in events(frames[end[0]:])] == late
     assert await barrier(ws, 1) == []
-    assert assert_strictly_increasing(events_of(frames)) == await stored_seqs(client, alice.tenant_id)
+    assert assert_strictly_increasing(events(frames)) == await stored_seqs(client, alice.tenant_id)
 
 
 async def test_commit_between_register_and_state_read_arrives_once(
@@ -157,15 +156,15 @@ async def test_commit_between_register_and_state_read_arrives_once(
     assert welcome["resume"] == "replaying" and head >= base[-1] + 2
     frames = await drain_until(ws, lambda f: f.get("event") == "stats_updated")
     frames += await barrier(ws, 1)
-    events = events_of(frames)
-    assert_strictly_increasing(events)
-    assert [e["event"] for e in events[:2]] == ["new_message", "conversation_updated"]
-    assert events[0]["data"]["message"]["id"] == raced[0]["message_id"]
-    assert [e["seq"] for e in events[:2]] == [base[-1] + 1, base[-1] + 2]
-    assert [e["event"] for e in events].count("new_message") == 1
-    assert [e["event"] for e in events].count("conversation_updated") == 1
+    evs = events(frames)
+    assert_strictly_increasing(evs)
+    assert [e["event"] for e in evs[:2]] == ["new_message", "conversation_updated"]
+    assert evs[0]["data"]["message"]["id"] == raced[0]["message_id"]
+    assert [e["seq"] for e in evs[:2]] == [base[-1] + 1, base[-1] + 2]
+    assert [e["event"] for e in evs].count("new_message") == 1
+    assert [e["event"] for e in evs].count("conversation_updated") == 1
     end = frames.index({"type": "replay_end", "seq": head})
-    assert [e["seq"] for e in events_of(frames[:end])] == list(range(base[-1] + 1, head + 1))
+    assert [e["seq"] for e in events(frames[:end])] == list(range(base[-1] + 1, head + 1))
 
 async def test_replay_returns_latest_per_key_and_every_durable(alice: Actor) -> None:
     live, _ = await alice.ws()
@@ -176,7 +175,7 @@ async def test_replay_returns_latest_per_key_and_every_durable(alice: Actor) -> 
     frames = await drain_until(
         live, lambda f: f.get("event") == "stats_updated" and f["data"]["unread"] == len(sent))
     newest: dict[str, dict[str, Any]] = {}
-    for e in events_of(frames):
+    for e in events(frames):
         if e["event"] == "conversation_updated":
             newest[e["data"]["id"]] = e
     assert len(newest) == 2
@@ -184,7 +183,7 @@ async def test_replay_returns_latest_per_key_and_every_durable(alice: Actor) -> 
     state = await stream_state(alice.client, alice.tenant_id)
     ws, welcome = await alice.ws(resume={"epoch": state.epoch, "seq": 0})
     assert welcome["resume"] == "replaying"
-    replayed = events_of(await drain_until(ws, _is_replay_end))
+    replayed = events(await drain_until(ws, _is_replay_end))
     assert_strictly_increasing(replayed)
     messages = [e for e in replayed if e["event"] == "new_message"]
     assert [m["data"]["message"]["body"] for m in messages] == [body for _, body in sent]
@@ -211,14 +210,14 @@ async def test_slow_consumer_is_cut_4001_and_resume_recovers_everything(
     code, seen = await closed_with(ws)
     assert code == const.CLOSE_SLOW_CONSUMER
     assert error_codes(seen) == ["slow_consumer"]
-    for e in events_of(seen):
+    for e in events(seen):
         last_seen = max(last_seen, e["seq"])
 
     again, welcome = await alice.ws(resume={"epoch": welcome["epoch"], "seq": last_seen})
     assert welcome["resume"] == "replaying"
     frames = await drain_until(again, _is_replay_end)
     frames += await barrier(again, 1)
-    got = events_of(seen) + events_of(frames)
+    got = events(seen) + events(frames)
     assert [e["seq"] for e in got] == burst
     assert [e["data"]["i"] for e in got] == list(range(40))
     await _assert_live(alice, again)
@@ -235,7 +234,7 @@ async def test_replay_larger_than_the_byte_limit_completes(alice: Actor) -> None
     ws, welcome = await alice.ws(resume={"epoch": start.epoch, "seq": start.head})
     assert welcome["resume"] == "replaying"
     frames = await drain_until(ws, _is_replay_end)
-    assert [e["seq"] for e in events_of(frames)] == seqs
+    assert [e["seq"] for e in events(frames)] == seqs
     assert not error_codes(frames)
     await _assert_live(alice, ws)
 
@@ -287,13 +286,13 @@ async def test_live_overflow_during_replay_is_cut_4001_and_resume_recovers(
     assert len(burst) == 20
     assert code == const.CLOSE_SLOW_CONSUMER
     assert error_codes(seen) == ["slow_consumer"]
-    got = events_of(seen)
+    got = events(seen)
     last_seen = got[-1]["seq"] if got else 0
 
     monkeypatch.undo()
     again, welcome = await alice.ws(resume={"epoch": epoch, "seq": last_seen})
     assert welcome["resume"] == "replaying"
-    got += events_of(await drain_until(again, _is_replay_end))
+    got += events(await drain_until(again, _is_replay_end))
     assert [e["seq"] for e in got] == base + burst
     assert await barrier(again, 1) == []
 

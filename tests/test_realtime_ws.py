@@ -12,17 +12,19 @@ from aiohttp.test_utils import TestClient
 from app import create_app
 from app.config import Config
 from app.realtime import const
-from tests.conftest import Actor, closed_with, drain_until, make_actor, next_event, next_frame
-from tests.realtime_helpers import (
-    append_events,
+from tests.helpers.actors import Actor, make_actor
+from tests.helpers.frames import (
     barrier,
+    closed_with,
+    drain_until,
     error_codes,
-    events_of,
-    next_message,
+    events,
+    next_event,
+    next_frame,
     raw_ws,
     send,
-    stream_state,
 )
+from tests.helpers.stream import append_events, stream_state
 
 
 async def _client(aiohttp_client: Any, config: Config, **changes: Any) -> TestClient:
@@ -46,7 +48,7 @@ async def test_typing_and_presence_are_ephemeral_live_only(
     await send(c1, {"type": "call", "id": 1, "method": "typing", "params": {"conversation_id": conv_id}})
     before_result = await drain_until(c1, lambda f: f.get("type") == "result")
     assert before_result[-1] == {"type": "result", "id": 1, "ok": True, "data": {}}
-    assert not [e for e in events_of(before_result) if e["event"] == "typing"]  # not echoed
+    assert not [e for e in events(before_result) if e["event"] == "typing"]  # not echoed
     typing = await next_event(a1, "typing")
     assert typing["seq"] is None
     assert typing["data"] == {"conversation_id": conv_id, "state": "start",
@@ -62,7 +64,7 @@ async def test_typing_and_presence_are_ephemeral_live_only(
     epoch = (await stream_state(client, alice.tenant_id)).epoch
     a2, welcome = await alice.ws(resume={"epoch": epoch, "seq": 0})
     assert welcome["resume"] == "replaying"
-    replayed = events_of(await drain_until(a2, lambda f: f.get("type") == "replay_end"))
+    replayed = events(await drain_until(a2, lambda f: f.get("type") == "replay_end"))
     assert {e["event"] for e in replayed} == {"new_message", "conversation_updated", "stats_updated"}
     assert all(isinstance(e["seq"], int) for e in replayed)
 
@@ -233,13 +235,13 @@ async def test_batch_feature_packs_a_burst_into_arrays(alice: Actor) -> None:
     seqs = await append_events(alice.client, alice.tenant_id, 300)
     messages: list[Any] = []
     while sum(len(m) if isinstance(m, list) else 1 for m in messages) < len(seqs):
-        messages.append(await next_message(batched))
+        messages.append(await next_frame(batched))
     assert all(isinstance(m, list) for m in messages)
     assert all(2 <= len(m) <= const.BATCH_MAX_FRAMES for m in messages)
     assert len(messages) == 2  # 300 frames: 256 + 44
-    from_batch = events_of(messages)
+    from_batch = events(messages)
 
-    singles = [await next_message(plain) for _ in seqs]
+    singles = [await next_frame(plain) for _ in seqs]
     assert all(isinstance(m, dict) for m in singles)
     assert from_batch == singles
     assert [e["seq"] for e in from_batch] == seqs

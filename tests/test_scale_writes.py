@@ -12,7 +12,7 @@ from app.realtime import stream
 from app.services import retention as retention_mod
 from app.services import stats, tenants
 from app.services.retention import Retention
-from tests.conftest import Actor
+from tests.helpers.actors import Actor
 
 RECOUNT = (
     "SELECT (SELECT COUNT(*) FROM conversations WHERE tenant_id = :t AND status = 'open'),"

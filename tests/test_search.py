@@ -9,7 +9,7 @@ from app import keys
 from app.db import Database
 from app.services import conversations, search, stats
 from app.sqlite import connect, fold
-from tests.conftest import Actor
+from tests.helpers.actors import Actor
 
 
 def fts_rows(conn: sqlite3.Connection) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import Actor, drain_until, next_frame
+from tests.helpers.actors import Actor
+from tests.helpers.frames import drain_until, next_frame
 
 
 async def test_inbound_reaches_socket_in_seq_order(alice: Actor) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api_helpers import barrier, events, stats
-from tests.conftest import Actor, drain_until
+from tests.helpers.actors import Actor
+from tests.helpers.api import stats
+from tests.helpers.frames import barrier, drain_until, events
 
 CONVS = "/api/v1/conversations"
 

@@ -11,7 +11,8 @@ from app import keys
 from app.services import tenants
 from app.text import clean_text
 from app.whatsapp.cloud import sign
-from tests.conftest import Actor, next_event
+from tests.helpers.actors import Actor
+from tests.helpers.frames import next_event
 
 # Emoji with skin tone and ZWJ sequences, combining accents, RTL text with its marks, a
 # zero-width joiner and non-joiner, a BOM-like ZWNBSP, DEL and a C1 control: all kept.

@@ -21,7 +21,7 @@ from app.auth import throttle as throttle_mod
 from app.auth.throttle import LoginThrottle
 from app.config import Config
 from app.errors import RateLimited
-from tests.conftest import PASSWORD, make_actor
+from tests.helpers.actors import PASSWORD, make_actor
 
 OTHER_ADDRESS = "127.0.0.2"
 

@@ -16,7 +16,8 @@ from app import create_app, keys
 from app.config import Config
 from app.services import webhook_queue, whatsapp_config
 from app.whatsapp.cloud import parse_webhook, sign
-from tests.conftest import Actor, make_actor, next_event, next_frame
+from tests.helpers.actors import Actor, make_actor
+from tests.helpers.frames import next_event, next_frame
 
 SECRET = "meta-app-secret-for-tests"
 

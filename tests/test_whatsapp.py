@@ -11,8 +11,9 @@ from aiohttp import ClientWebSocketResponse
 from yarl import URL
 
 from app.whatsapp import sandbox
-from tests.api_helpers import assert_error, barrier, decode_qr_svg, events, json_ok
-from tests.conftest import Actor, drain_until, make_actor, next_event
+from tests.helpers.actors import Actor, make_actor
+from tests.helpers.api import assert_error, decode_qr_svg, json_ok
+from tests.helpers.frames import barrier, drain_until, events, next_event
 
 PHONE = "56987654321"
 

@@ -1,19 +1,15 @@
-"""Helpers shared by the API tests: QR decoding, error-shape checks, socket barriers."""
+"""REST test helpers: QR decoding, error-shape checks, figures."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from typing import Any
 
 import zxingcpp
-from aiohttp import ClientResponse, ClientWebSocketResponse
+from aiohttp import ClientResponse
 from PIL import Image
 
-from tests.conftest import Actor, next_frame
-
-_call_ids = itertools.count(1)  # call ids must increase per socket; one global counter does
-
+from tests.helpers.actors import Actor
 
 # -- QR codes ---------------------------------------------------------------------------------
 
@@ -91,27 +87,3 @@ async def json_ok(resp: ClientResponse, status: int = 200) -> Any:
 async def stats(actor: Actor) -> dict[str, Any]:
     """GET /api/v1/stats."""
     return await json_ok(await actor.get("/api/v1/stats"))
-
-
-# -- sockets ----------------------------------------------------------------------------------
-
-async def barrier(ws: ClientWebSocketResponse) -> list[dict[str, Any]]:
-    """Every frame the server queued before answering a call sent now (the answer excluded).
-
-    Events are pushed to a socket before the REST reply that caused them is sent, and a call's
-    result is queued behind them, so this collects everything an earlier request produced.
-    """
-    call_id = next(_call_ids)
-    await ws.send_json({"type": "call", "id": call_id, "method": "presence"})
-    frames: list[dict[str, Any]] = []
-    while True:
-        frame = await next_frame(ws)
-        if frame.get("type") == "result" and frame.get("id") == call_id:
-            assert frame["ok"] is True, frame
-            return frames
-        frames.append(frame)
-
-
-def events(frames: list[dict[str, Any]], name: str | None = None) -> list[dict[str, Any]]:
-    """The event frames among `frames` (of one wire name)."""
-    return [f for f in frames if f.get("type") == "event" and (name is None or f["event"] == name)]

@@ -1,4 +1,4 @@
-"""Helpers shared by the isolation and auth tests: routes, forged tokens, refusals, activity."""
+"""Isolation and auth test helpers: routes, forged tokens, refusals, activity."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import base64
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 import jwt
@@ -15,7 +14,9 @@ from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
 
 from app import keys
-from tests.conftest import Actor, closed_with, drain_until
+from tests.helpers.actors import Actor
+from tests.helpers.api import json_ok
+from tests.helpers.frames import closed_with, drain_until, is_event
 
 API_PREFIX = "/api/v1/"
 _PARAM = re.compile(r"\{[^}]+\}")
@@ -133,22 +134,18 @@ async def assert_closed(ws: ClientWebSocketResponse, code: int = 4501, name: str
 
 # -- realtime ----------------------------------------------------------------------------------
 
-def is_event(name: str, pred: Callable[[dict[str, Any]], bool] = lambda d: True
-             ) -> Callable[[dict[str, Any]], bool]:
-    """A drain_until predicate: an event frame of `name` whose data satisfies `pred`."""
-    return lambda f: f.get("type") == "event" and f.get("event") == name and pred(f["data"])
 
 
 async def stats_now(actor: Actor) -> dict[str, Any]:
     """GET /stats of the actor's tenant, without its seq (the figures alone)."""
-    resp = await actor.get("/api/v1/stats")
-    assert resp.status == 200
-    body = await resp.json()
+    body = await json_ok(await actor.get("/api/v1/stats"))
     body.pop("seq")
     return body
 
 
-async def barrier(ws: ClientWebSocketResponse, actor: Actor, *, phone: str, body: str) -> list[Any]:
+
+
+async def tenant_barrier(ws: ClientWebSocketResponse, actor: Actor, *, phone: str, body: str) -> list[Any]:
     """The actor's tenant does something of its own; its socket's next event must be that.
 
     Everything queued for the socket before it arrives first, so this proves nothing else came.
