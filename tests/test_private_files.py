@@ -19,7 +19,7 @@ from app import create_app
 from app.config import Config, resolve_secret
 from app.db import Database
 from app.private_files import private_dir
-from tests.conftest import make_actor
+from tests.helpers.actors import make_actor
 
 ROOT = Path(__file__).resolve().parent.parent
 

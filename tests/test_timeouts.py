@@ -19,7 +19,8 @@ from aiohttp.test_utils import TestClient
 
 from app import create_app
 from app.config import Config, load_config
-from tests.conftest import make_actor, next_frame
+from tests.helpers.actors import make_actor
+from tests.helpers.frames import next_frame
 
 BOUND = 5.0  # seconds: the outer limit of every wait below (the timeouts under test are 0.3 s)
 SHORT = 0.3
