@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from tests.api_helpers import assert_error, json_ok
-from tests.conftest import Actor, closed_with, login, make_actor
+from tests.helpers.actors import Actor, login, make_actor
+from tests.helpers.api import assert_error, json_ok
+from tests.helpers.frames import closed_with
 
 
 async def add_agent(alice: Actor, email: str = "eva@acme.test") -> dict:
