@@ -12,7 +12,8 @@ from app import create_app, keys
 from app.config import Config
 from app.realtime import const
 from tests.helpers.actors import Actor, make_actor
-from tests.helpers.frames import next_event
+from tests.helpers.frames import barrier, events, next_event
+from tests.helpers.security import ParkSignal, poll_while_parked, stream_position
 from tests.helpers.stream import append_events, hook_reads, prune, stream_state
 
 WAIT = 5.0  # a woken poll must answer well before this; its own timeout is far longer
@@ -164,3 +165,29 @@ async def test_too_many_waiting_polls_is_429(
     for poll in waiting:
         status, body = await asyncio.wait_for(poll, WAIT)
         assert status == 200 and body["events"][0]["event"] == "new_message"
+
+
+async def test_an_audience_reaches_only_the_polls_and_sockets_that_accept_it(
+    client: Any, alice: Actor
+) -> None:
+    """One predicate (Principal.accepts) for parked polls, their answers and live sockets."""
+    agent = await make_actor(client, "acme", role="agent")
+    ws_admin, _ = await alice.ws()
+    ws_agent, _ = await agent.ws()
+    await barrier(ws_admin)  # the agent's presence_changed
+    signal = ParkSignal(client)
+    try:
+        epoch, head = await stream_position(alice)
+        admin_poll = await poll_while_parked(alice, signal, head, epoch)
+        agent_poll = await poll_while_parked(agent, signal, head, epoch)
+        [for_agents] = await append_events(client, alice.tenant_id, 1, audience="role:agent")
+        answer = await asyncio.wait_for(agent_poll, WAIT)
+        assert [e["seq"] for e in answer["events"]] == [for_agents]
+        assert [e["seq"] for e in events(await barrier(ws_agent))] == [for_agents]
+        assert events(await barrier(ws_admin)) == []
+        # The admin's poll slept through it: the next event it may see is all it gets.
+        [for_all] = await append_events(client, alice.tenant_id, 1)
+        answer = await asyncio.wait_for(admin_poll, WAIT)
+        assert [e["seq"] for e in answer["events"]] == [for_all]
+    finally:
+        signal.restore()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from app import jsonenc
+from app.auth.principal import Principal
 from app.clock import now_ms
 from app.realtime.connection import Connection
 from app.realtime.stream import StreamEvent, build_event
@@ -28,12 +29,10 @@ Closer = Callable[[Connection, int, str], "asyncio.Task[Any] | None"]
 class PollWaiter:
     """A long-poll request parked until its tenant has something new."""
 
-    __slots__ = ("ephemeral", "future", "role", "session_id", "user_id")
+    __slots__ = ("ephemeral", "future", "principal")
 
-    def __init__(self, user_id: int, role: str, session_id: str, future: asyncio.Future[None]) -> None:
-        self.user_id = user_id
-        self.role = role
-        self.session_id = session_id
+    def __init__(self, principal: Principal, future: asyncio.Future[None]) -> None:
+        self.principal = principal
         self.future = future
         self.ephemeral: list[bytes] = []
 
@@ -157,9 +156,7 @@ class Hub:
 
     def _wake(self, parked: set[PollWaiter], ev: StreamEvent) -> None:
         for waiter in list(parked):
-            if ev.audience is not None and ev.audience not in (
-                f"user:{waiter.user_id}", f"role:{waiter.role}"
-            ):
+            if not waiter.principal.accepts(ev.audience):
                 continue
             if ev.seq is None:
                 waiter.ephemeral.append(ev.frame)
@@ -168,11 +165,10 @@ class Hub:
 
     # -- long-poll waiters -------------------------------------------------------------------
 
-    def park(self, tenant_id: int, user_id: int, role: str, session_id: str) -> PollWaiter:
-        """Register a long-poll that wants to hear about the tenant's next event."""
-        loop = asyncio.get_running_loop()
-        waiter = PollWaiter(user_id, role, session_id, loop.create_future())
-        self._waiters.setdefault(tenant_id, set()).add(waiter)
+    def park(self, principal: Principal) -> PollWaiter:
+        """Register a long-poll that wants to hear about its tenant's next event it may see."""
+        waiter = PollWaiter(principal, asyncio.get_running_loop().create_future())
+        self._waiters.setdefault(principal.tenant_id, set()).add(waiter)
         return waiter
 
     def unpark(self, tenant_id: int, waiter: PollWaiter) -> None:
@@ -185,13 +181,13 @@ class Hub:
 
     def polls_of(self, tenant_id: int, user_id: int) -> int:
         """How many polls a user has parked."""
-        return sum(1 for w in self._waiters.get(tenant_id, ()) if w.user_id == user_id)
+        return sum(1 for w in self._waiters.get(tenant_id, ()) if w.principal.user_id == user_id)
 
     def release_polls(self, session_id: str | None = None) -> None:
         """Answer parked polls now: all of them (shutdown) or one session's (logout)."""
         for parked in self._waiters.values():
             for waiter in parked:
-                hit = session_id is None or waiter.session_id == session_id
+                hit = session_id is None or waiter.principal.session_id == session_id
                 if hit and not waiter.future.done():
                     waiter.future.set_result(None)
 

@@ -82,7 +82,7 @@ async def handle_events(request: web.Request) -> web.Response:
     if hub.polls_of(p.tenant_id, p.user_id) >= app[keys.CONFIG].max_polls_per_user:
         raise RateLimited("too many waiting polls for this user", retry_after=1)
     # Park before reading, so an event committed between the read and the wait still wakes us.
-    waiter = hub.park(p.tenant_id, p.user_id, p.role, p.session_id)
+    waiter = hub.park(p)
     try:
         batch = await db.read(lambda c: _read_batch(c, p, epoch, since))
         if batch.decision is Resume.RESYNC:

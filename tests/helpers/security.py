@@ -181,9 +181,9 @@ class ParkSignal:
         self._events: dict[int, asyncio.Event] = {}
         self.hub.park = self._park  # type: ignore[method-assign]
 
-    def _park(self, tenant_id: int, *args: Any, **kwargs: Any) -> Any:
-        waiter = self._orig(tenant_id, *args, **kwargs)
-        self._events.setdefault(tenant_id, asyncio.Event()).set()
+    def _park(self, principal: Any) -> Any:
+        waiter = self._orig(principal)
+        self._events.setdefault(principal.tenant_id, asyncio.Event()).set()
         return waiter
 
     def expect(self, tenant_id: int) -> asyncio.Event:

@@ -15,12 +15,13 @@ from app.realtime.stream import StreamState
 
 
 async def append_events(client: TestClient, tenant_id: int, n: int, *, name: str = "message:new",
-                        key: object | None = None, data: Callable[[int], Any] | None = None) -> list[int]:
+                        key: object | None = None, data: Callable[[int], Any] | None = None,
+                        audience: str | None = None) -> list[int]:
     """Append `n` events to a tenant's stream in ONE write (one commit, one publish pass)."""
     make = data or (lambda i: {"i": i})
 
     def write(tx: Tx) -> list[int]:
-        return [stream.append(tx, tenant_id, name, make(i), key=key) for i in range(n)]
+        return [stream.append(tx, tenant_id, name, make(i), key=key, audience=audience) for i in range(n)]
 
     return await client.app[keys.DB].write(write)
 
