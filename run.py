@@ -24,6 +24,7 @@ from app.logs import setup_logging
 from app.private_files import private_dir
 from app.services import tenants
 from app.sqlite import backup
+from app.whatsapp.base import PROVIDERS
 
 T = TypeVar("T")
 
@@ -136,7 +137,7 @@ def parser() -> argparse.ArgumentParser:
     ct = sub.add_parser("create-tenant", help="add a tenant")
     ct.add_argument("code")
     ct.add_argument("--name", required=True)
-    ct.add_argument("--provider", choices=tenants.PROVIDERS, default="sandbox")
+    ct.add_argument("--provider", choices=PROVIDERS, default="sandbox")
     cu = sub.add_parser("create-user", help="add a user to a tenant")
     cu.add_argument("code")
     cu.add_argument("email")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.private_files import private_dir, private_file, tighten
@@ -55,7 +55,6 @@ class Config:
     allow_custom_api_base: bool = False
     wal_limit_mb: int = 64               # the WAL is checkpointed and cut back past this size
     log_level: str = "INFO"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:

@@ -297,3 +297,21 @@ async def test_connect_again_repeats_the_current_progress(alice: Actor) -> None:
 async def test_expired_code_answers_410_whatever_the_form_says(alice: Actor) -> None:
     resp = await alice.client.post("/sandbox/pair/not-a-real-code", data={"phone": "x"})
     assert resp.status == 410
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ("\x00\x01\x02", "invalid_body"),  # only control characters: empty once cleaned
+    ("   ", "invalid_body"),
+    (7, "invalid_body"),
+    ("a" * 4097, "body_too_long"),
+])
+async def test_sandbox_inbound_bodies_pass_the_same_check_as_replies(
+    alice: Actor, body: Any, code: str
+) -> None:
+    inbound = await alice.post("/api/v1/sandbox/inbound", {"from": "56911112222", "body": body})
+    await assert_error(inbound, 400, code)
+    conv = await alice.inbound(body="hola")
+    reply = await alice.post(f"/api/v1/conversations/{conv['conversation_id']}/messages", {"body": body})
+    await assert_error(reply, 400, code)
+    listed = await json_ok(await alice.get(f"/api/v1/conversations/{conv['conversation_id']}/messages"))
+    assert [m["body"] for m in listed["items"]] == ["hola"]

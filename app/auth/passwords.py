@@ -54,15 +54,6 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-def needs_rehash(stored: str) -> bool:
-    """True when a hash was made with weaker parameters than today's."""
-    try:
-        _, n, r, p, _, _ = stored.split("$")
-        return (int(n), int(r), int(p)) < (LOG_N, R, P)
-    except ValueError:
-        return True
-
-
 class Hasher:
     """Hashes and checks passwords in worker threads, a bounded number at a time."""
 

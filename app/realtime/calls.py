@@ -41,9 +41,9 @@ def call_error(exc: BaseException) -> tuple[str, str, bool]:
     if isinstance(exc, AppError):
         return exc.code, exc.message, exc.retryable
     if isinstance(exc, TimeoutError):
-        return "timeout", "the call timed out", True
+        return const.ERR_TIMEOUT, "the call timed out", True
     log.error("call failed", exc_info=exc)
-    return "internal", "internal error", True
+    return const.ERR_INTERNAL, "internal error", True
 
 
 class Dispatcher:
@@ -64,10 +64,10 @@ class Dispatcher:
         conn = self._conn
         call_id = frame.get("id")
         if not isinstance(call_id, int) or isinstance(call_id, bool) or call_id <= 0:
-            self._fail(None, "invalid_frame", "call id must be a positive int")
+            self._fail(None, const.ERR_INVALID_FRAME, "call id must be a positive int")
             return
         if call_id <= self._last_id:
-            self._fail(call_id, "id_reuse", "call ids must increase")
+            self._fail(call_id, const.ERR_ID_REUSE, "call ids must increase")
             return
         self._last_id = call_id
         now = time.monotonic()
@@ -75,16 +75,16 @@ class Dispatcher:
             self._window_start, self._window_calls = now, 0
         self._window_calls += 1
         if self._window_calls > const.CALLS_PER_MINUTE:
-            self._fail(call_id, "rate_limited", "too many calls", retryable=True)
+            self._fail(call_id, const.ERR_RATE_LIMITED, "too many calls", retryable=True)
             return
         name = frame.get("method")
         handler = METHODS.get(name) if isinstance(name, str) else None
         if handler is None:
-            self._fail(call_id, "unknown_method", f"unknown method {name!r}")
+            self._fail(call_id, const.ERR_UNKNOWN_METHOD, f"unknown method {name!r}")
             return
         params = frame.get("params", {})
         if not isinstance(params, dict):
-            self._fail(call_id, "invalid_params", "params must be an object")
+            self._fail(call_id, const.ERR_INVALID_PARAMS, "params must be an object")
             return
         try:
             data = await handler(self._app, conn, params)

@@ -51,7 +51,6 @@ CALLS_PER_MINUTE: Final = 120
 
 # Close codes (PROTOCOL §3.3): 4000-4499 reconnect and resume, 4500-4999 stop.
 CLOSE_GOING_AWAY: Final = 1001
-CLOSE_TOO_BIG: Final = 1009
 CLOSE_RECONNECT: Final = 4000
 CLOSE_SLOW_CONSUMER: Final = 4001
 CLOSE_NO_PONG: Final = 4002
@@ -62,6 +61,16 @@ CLOSE_UNAUTHORIZED: Final = 4501
 CLOSE_UNSUPPORTED_VERSION: Final = 4502
 CLOSE_FORBIDDEN: Final = 4503
 CLOSE_TOO_MANY: Final = 4504
+
+# Codes of `error` frames and failed call results that close nothing (PROTOCOL §3.1).
+ERR_INVALID_FRAME: Final = "invalid_frame"
+ERR_UNKNOWN_TYPE: Final = "unknown_type"
+ERR_ID_REUSE: Final = "id_reuse"
+ERR_RATE_LIMITED: Final = "rate_limited"
+ERR_UNKNOWN_METHOD: Final = "unknown_method"
+ERR_INVALID_PARAMS: Final = "invalid_params"
+ERR_TIMEOUT: Final = "timeout"
+ERR_INTERNAL: Final = "internal"
 
 # The error code name sent in the `error` frame before each close.
 CLOSE_NAMES: Final = {

@@ -244,10 +244,10 @@ async def _read_loop(request: web.Request, ws: web.WebSocketResponse, conn: Conn
             if kind == "call":
                 await dispatcher.handle(frame)
             elif kind == "hello":
-                conn.send_now(frames.error_frame("invalid_frame", "already said hello"))
+                conn.send_now(frames.error_frame(const.ERR_INVALID_FRAME, "already said hello"))
             else:
                 # Unknown types are ignored with a note, so newer clients keep working.
-                conn.send_now(frames.error_frame("unknown_type", f"unknown frame type {kind!r}"))
+                conn.send_now(frames.error_frame(const.ERR_UNKNOWN_TYPE, f"unknown frame type {kind!r}"))
         elif msg.type is WSMsgType.BINARY:
             hub.close(conn, const.CLOSE_BAD_FRAME, "frames are JSON text")
 

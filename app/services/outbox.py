@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from app.clock import now_ms
 from app.db import Database, Tx
@@ -130,7 +129,3 @@ class OutboxWorker:
         finally:
             self._sem.release()
         await self._db.write(lambda tx: accepted(tx, tenant_id, msg, wa_id))
-
-    def status(self) -> dict[str, Any]:
-        """Counters for diagnostics."""
-        return {"inflight": len(self._inflight)}

@@ -18,10 +18,6 @@ class ProviderRegistry:
         """Make a provider available."""
         self._providers[provider.name] = provider
 
-    def get(self, name: str) -> Provider | None:
-        """A provider by name."""
-        return self._providers.get(name)
-
     async def for_tenant(self, tenant_id: int) -> Provider:
         """The provider configured for a tenant."""
         tenant = await self._tenants.get(tenant_id)

@@ -12,9 +12,9 @@ from app.db import Database, Tx
 from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
 from app.text import clean_text
+from app.whatsapp.base import PROVIDERS
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
-PROVIDERS = ("sandbox", "cloud", "web")
 
 
 @dataclass(frozen=True, slots=True)

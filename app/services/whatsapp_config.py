@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid
+from app.whatsapp.base import PROVIDERS
 from app.whatsapp.cloud import CloudSettings
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v23.0"
@@ -17,7 +18,6 @@ META_HOST = "graph.facebook.com"
 _VERSION = re.compile(r"/v\d{1,3}\.\d{1,3}/?")
 CLOUD_FIELDS = ("phone_number_id", "access_token", "app_secret", "verify_token", "api_base")
 SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
-AVAILABLE = ("sandbox", "cloud")  # `web` (QR gateway) arrives with its own issue
 
 
 def is_meta_base(url: str) -> bool:
@@ -92,8 +92,8 @@ def _check_cloud(data: dict[str, Any], current: CloudSettings | None,
 def save(tx: Tx, tenant_id: int, data: dict[str, Any], *, allow_custom_base: bool) -> str:
     """Store the provider choice and Cloud settings; returns the provider."""
     provider = data.get("provider")
-    if provider not in AVAILABLE:
-        raise Invalid(f"provider must be one of {', '.join(AVAILABLE)}", code="invalid_provider")
+    if provider not in PROVIDERS:
+        raise Invalid(f"provider must be one of {', '.join(PROVIDERS)}", code="invalid_provider")
     if provider == "cloud":
         current = get_cloud(tx.conn, tenant_id, allow_custom_base=allow_custom_base)
         values = _check_cloud(data, current, allow_custom_base)

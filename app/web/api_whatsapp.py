@@ -18,6 +18,7 @@ from app.i18n import pick_lang
 from app.services import link, messages, whatsapp_config
 from app.web.api_auth import require_admin
 from app.web.bodies import json_response, read_json, string_field
+from app.whatsapp.base import SANDBOX
 
 PHONE_RE = re.compile(r"^\d{5,20}$")
 
@@ -70,11 +71,11 @@ async def handle_sandbox_inbound(request: web.Request) -> web.Response:
     """POST /api/v1/sandbox/inbound: the sandbox phone messages the caller's tenant."""
     p = request[keys.PRINCIPAL]
     tenant = await request.app[keys.TENANTS].get(p.tenant_id)
-    if tenant.provider != "sandbox":
+    if tenant.provider != SANDBOX:
         raise Conflict("this tenant does not use the sandbox provider", code="not_sandbox")
     data = await read_json(request)
     phone = normalise_phone(string_field(data, "from", max_len=40))
-    body = string_field(data, "body", max_len=messages.MAX_BODY)
+    body = messages.check_body(data.get("body"))  # the one body check, as for replies
     name = string_field(data, "name", required=False, max_len=100)
     wa_id = data.get("id")
     if wa_id is not None and (not isinstance(wa_id, str) or not 1 <= len(wa_id) <= 128):

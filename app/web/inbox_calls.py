@@ -12,7 +12,7 @@ from aiohttp import web
 
 from app import keys
 from app.errors import Invalid
-from app.realtime import calls
+from app.realtime import calls, const
 from app.realtime.connection import Connection
 from app.services import conversations
 
@@ -20,7 +20,7 @@ from app.services import conversations
 def _conversation_id(params: dict[str, Any]) -> int:
     raw = params.get("conversation_id")
     if not isinstance(raw, str):
-        raise Invalid("conversation_id must be a string", code="invalid_params")
+        raise Invalid("conversation_id must be a string", code=const.ERR_INVALID_PARAMS)
     return conversations.parse_id(raw)
 
 
@@ -28,7 +28,7 @@ async def handle_typing(app: web.Application, conn: Connection, params: dict[str
     """Tell the tenant's other screens an agent is typing in a conversation."""
     state = params.get("state", "start")
     if state not in ("start", "stop"):
-        raise Invalid("state must be start or stop", code="invalid_params")
+        raise Invalid("state must be start or stop", code=const.ERR_INVALID_PARAMS)
     conv_id = _conversation_id(params)
     tenant_id = conn.ident.tenant_id
     # Same answer for a foreign id as for a missing one.

@@ -7,6 +7,13 @@ from typing import Protocol
 
 from app.errors import AppError
 
+# The providers this install implements, by the name a tenant row stores: the one list (the
+# CLI, tenant creation and the config API all check against it). `web` (a QR gateway) is
+# allowed by the schema and arrives with its own issue.
+SANDBOX = "sandbox"
+CLOUD = "cloud"
+PROVIDERS = (SANDBOX, CLOUD)
+
 # PROTOCOL §2 `GET /whatsapp` states.
 STATES = ("stopped", "starting", "qr_pending", "connected", "disconnected", "logged_out", "failed")
 

@@ -1,7 +1,7 @@
 """Meta WhatsApp Cloud API: webhook signature and parsing, and the send call.
 
 Webhooks are verified on the raw bytes (HMAC-SHA256 with the app secret) before any parsing.
-Sends carry `biz_opaque_callback_data = outbox:<id>` so receipts can be tied back to our row.
+Receipts find their message by the wamid the send returned (stored with the message).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import orjson
 
 from app.clock import now_ms
 from app.whatsapp.base import (
+    CLOUD,
     InboundMessage,
     OutboundMessage,
     ProviderError,
@@ -141,7 +142,7 @@ def parse_webhook(payload: Any, phone_number_id: str) -> WebhookBatch:
 class CloudProvider:
     """Sends through the Graph API; inbound arrives by webhook (app/web/webhooks.py)."""
 
-    name = "cloud"
+    name = CLOUD
 
     def __init__(self, load: Callable[[int], Awaitable[CloudSettings | None]],
                  session: aiohttp.ClientSession, sink: ProviderSink) -> None:
@@ -181,8 +182,7 @@ class CloudProvider:
         if settings is None or not settings.complete:
             raise ProviderError("cloud_not_configured")
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": msg.to,
-                "type": "text", "text": {"body": msg.body, "preview_url": False},
-                "biz_opaque_callback_data": f"outbox:{msg.outbox_id}"}
+                "type": "text", "text": {"body": msg.body, "preview_url": False}}
         url = f"{settings.api_base.rstrip('/')}/{settings.phone_number_id}/messages"
         try:
             async with self._session.post(

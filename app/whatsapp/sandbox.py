@@ -17,6 +17,7 @@ import segno
 
 from app.clock import now_ms
 from app.whatsapp.base import (
+    SANDBOX,
     InboundMessage,
     Ingested,
     OutboundMessage,
@@ -54,7 +55,7 @@ class _Pairing:
 class SandboxProvider:
     """One instance serves every sandbox tenant."""
 
-    name = "sandbox"
+    name = SANDBOX
 
     def __init__(self, sink: ProviderSink) -> None:
         self._sink = sink
