@@ -64,6 +64,18 @@ def create_stream(tx: Tx, tenant_id: int) -> None:
     )
 
 
+def reset_stream(tx: Tx, tenant_id: int) -> str:
+    """Forget a tenant's history: new epoch, so every cursor held by clients is refused."""
+    epoch = new_epoch()
+    head = _allocate(tx, tenant_id, 0)
+    tx.execute("DELETE FROM rt_event WHERE tenant_id = ?", (tenant_id,))
+    tx.execute(
+        "UPDATE rt_stream SET epoch = ?, pruned_through = ? WHERE tenant_id = ?",
+        (epoch, head, tenant_id),
+    )
+    return epoch
+
+
 def next_seq(tx: Tx, tenant_id: int) -> int:
     """The seq the next append of this write will get, for data that must name its own seq."""
     return _allocate(tx, tenant_id, 0) + 1
