@@ -162,8 +162,11 @@ async def test_a_teammates_typing_shows_in_the_thread(page: Page, live: Live) ->
         await bea.get_by_label("Escribe un mensaje").fill("")
         await bea.get_by_label("Escribe un mensaje").dispatch_event("input")
         await expect(typing).to_be_hidden()
+        # Bea is online: a presence dot with her name (learned from her typing).
+        await expect(page.locator(".team-member")).to_have_text(["Bea Agente"])
     finally:
         await other.close()
+    await expect(page.locator(".team")).to_be_hidden()        # presence_changed: offline
 
 
 async def test_resync_required_reloads_the_list_and_the_open_thread(page: Page, live: Live) -> None:
