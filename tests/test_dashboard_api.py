@@ -64,3 +64,4 @@ async def test_an_agent_gets_no_connect_button(client) -> None:
     agent = await make_actor(client, "acme", role="agent")
     html = await (await agent.get("/?lang=es")).text()
     assert 'id="wa-connect"' not in html and "Solo un administrador" in html
+    assert 'id="checklist"' not in html

@@ -90,3 +90,18 @@ async def test_connect_whatsapp_from_the_dashboard(page: Page, browser: Browser,
     await page.click("#wa-disconnect")
     await expect(card.locator("#wa-state")).not_to_have_text("Connected")
     await expect(page.locator("#wa-connect")).to_be_visible()
+
+
+async def test_a_failed_connect_says_so_next_to_the_button(page: Page, live: Live) -> None:
+    await sign_in(page, live)
+    await page.route("**/api/v1/whatsapp/connect", lambda route: route.abort())
+    await page.click("#wa-connect")
+    error = page.locator("#wa-error")
+    await expect(error).to_be_visible()
+    await expect(error).to_have_text("No se pudo completar. Revisa tu conexión e inténtalo otra vez.")
+    await expect(page.locator("#wa-state")).to_have_text("Sin vincular")
+    await expect(page.locator("#wa-connect")).to_be_enabled()
+    await page.unroute("**/api/v1/whatsapp/connect")
+    await page.click("#wa-connect")  # the retry works and the error goes away
+    await expect(page.locator("#wa-qr svg")).to_be_visible()
+    await expect(error).to_be_hidden()

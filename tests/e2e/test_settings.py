@@ -77,3 +77,28 @@ async def test_admin_adds_an_agent_who_must_choose_a_password(page: Page, browse
     # The admin's list now says Eva is active.
     await page.reload()
     await expect(rows.nth(1).locator(".member-state")).to_have_text("Activo")
+
+
+async def test_admin_resets_changes_role_and_disables_from_the_list(page: Page, live: Live) -> None:
+    await sign_in(page, live, "/settings")
+    await page.click("#add-toggle")
+    await page.fill("#add-form input[name=email]", "leo@acme.test")
+    await page.click("#add-form button[type=submit]")
+    first_otp = await page.locator("#otp").text_content()
+    leo = page.locator("#team-rows li").nth(1)
+    await expect(leo.locator(".member-name")).to_have_text("leo")  # no name given: from the e-mail
+    await leo.locator(".member-reset").click()
+    await expect(page.locator("#otp")).not_to_have_text(first_otp or "")
+    await leo.locator(".member-role").select_option("admin")
+    await expect(page.locator("#team-rows li").nth(1).locator(".member-role")).to_have_value("admin")
+    await page.locator("#team-rows li").nth(1).locator(".member-toggle").click()
+    leo = page.locator("#team-rows li").nth(1)
+    await expect(leo.locator(".member-state")).to_have_text("Desactivado")
+    await expect(leo.locator(".member-toggle")).to_have_text("Reactivar")
+    # Your own row has no buttons to lock yourself out.
+    me = page.locator("#team-rows li").nth(0)
+    assert await me.locator("button").count() == 0
+    await expect(me.locator(".member-role")).to_be_disabled()
+    await page.reload()  # the server agrees
+    await expect(page.locator("#team-rows li").nth(1).locator(".member-state")).to_have_text("Desactivado")
+    await expect(page.locator("#team-rows li").nth(1).locator(".member-role")).to_have_value("admin")
