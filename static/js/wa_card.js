@@ -13,6 +13,7 @@ let state = card?.dataset.state ?? "stopped";
 let qr = null;            // the code on screen: {value, svg, expires_at}
 let countdownTimer = null;
 let armedUnlink = null;   // the second press of "Unlink" within a few seconds confirms it
+let changes = 0;          // link events seen: a REST answer read before one of them is stale
 const listeners = new Set();
 
 /** Be told when the link state changes (the checklist ticks its first step). */
@@ -111,9 +112,11 @@ async function post(path) {
 async function connect() {
   const button = $("wa-connect");
   button.disabled = true;
+  const before = changes;
   const link = await post("/api/v1/whatsapp/connect");
   button.disabled = false;
-  if (!link) return;
+  // The first QR event may arrive before this answer (read as "starting"): it wins.
+  if (!link || changes !== before) return;
   if (link.state === "qr_pending" && !qr) await loadCurrent();
   else setState(link.state, { phone: link.phone, reason: link.reason });
 }
@@ -127,8 +130,9 @@ async function unlink() {
   }
   clearTimeout(armedUnlink);
   armedUnlink = null;
+  const before = changes;
   const link = await post("/api/v1/whatsapp/logout");
-  if (link) setState(link.state, { phone: link.phone, reason: link.reason });
+  if (link && changes === before) setState(link.state, { phone: link.phone, reason: link.reason });
 }
 
 /** The state (and code on screen) over REST: at start and after a resync. */
@@ -144,9 +148,9 @@ if (card) {
   $("wa-connect")?.addEventListener("click", connect);
   $("wa-disconnect")?.addEventListener("click", unlink);
   const rt = realtime();
-  rt.on("whatsapp_qr", (data) => { showQr(data); setState("qr_pending"); });
-  rt.on("whatsapp_authenticated", (data) => setState("connected", { phone: data.phone, reason: "" }));
-  rt.on("whatsapp_disconnected", (data) => setState(data.state ?? "disconnected", { reason: data.reason }));
+  rt.on("whatsapp_qr", (data) => { changes += 1; showQr(data); setState("qr_pending"); });
+  rt.on("whatsapp_authenticated", (data) => { changes += 1; setState("connected", { phone: data.phone, reason: "" }); });
+  rt.on("whatsapp_disconnected", (data) => { changes += 1; setState(data.state ?? "disconnected", { reason: data.reason }); });
   rt.onResync(async () => { await loadCurrent(); return null; });
   if (state === "qr_pending" || state === "starting") loadCurrent(); else render();
 }

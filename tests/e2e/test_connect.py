@@ -4,7 +4,7 @@ next one, the pairing URL opened on a "phone" links the number, and the card say
 from __future__ import annotations
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 
 from app.whatsapp import sandbox
 from tests.e2e.chat_helpers import api, api_token, inbound, sign_in
@@ -102,6 +102,17 @@ async def test_a_failed_connect_says_so_next_to_the_button(page: Page, live: Liv
     await expect(page.locator("#wa-state")).to_have_text("Sin vincular")
     await expect(page.locator("#wa-connect")).to_be_enabled()
     await page.unroute("**/api/v1/whatsapp/connect")
-    await page.click("#wa-connect")  # the retry works and the error goes away
+
+    # The retry works. Its answer ("starting") is held back until the first QR event has been
+    # shown: an older answer must not take the code off the screen.
+    async def late_answer(route: Route) -> None:
+        answer = await route.fetch()
+        await expect(page.locator("#wa-qr svg")).to_be_visible()
+        await route.fulfill(response=answer)
+
+    await page.route("**/api/v1/whatsapp/connect", late_answer)
+    await page.click("#wa-connect")
+    await expect(page.locator("#wa-connect")).to_be_enabled()  # the answer was handled
     await expect(page.locator("#wa-qr svg")).to_be_visible()
+    await expect(page.locator("#wa-state")).to_have_text("Esperando el escaneo")
     await expect(error).to_be_hidden()
