@@ -96,3 +96,9 @@ async def test_password_form_errors_say_what_to_fix(alice: Actor, current: str, 
     assert resp.status == 400
     assert text in await resp.text()
     assert (await alice.get("/api/v1/me")).status == 200  # nothing changed, nothing revoked
+
+
+async def test_favicon_is_served_without_login(client) -> None:
+    resp = await client.get("/favicon.svg")
+    assert resp.status == 200 and resp.content_type == "image/svg+xml"
+    assert (await resp.read()).startswith(b"<svg")

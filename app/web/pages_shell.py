@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from app import keys
 from app.auth import users
+from app.auth.middleware import public
 from app.auth.session import set_session_cookie
 from app.errors import Forbidden, Invalid
 from app.i18n import pick_lang, t
 from app.services import link, tenants
 from app.web import login as auth_login
 from app.web.render import render_page
+
+FAVICON = (Path(__file__).resolve().parents[2] / "static" / "favicon.svg").read_bytes()
+
+
+@public
+async def handle_favicon(request: web.Request) -> web.Response:
+    """GET /favicon.svg from memory: every page asks for it, and a file response cut short by a
+    closing tab leaves its file open until garbage collection (a ResourceWarning in tests)."""
+    return web.Response(body=FAVICON, content_type="image/svg+xml",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def handle_bulk(request: web.Request) -> web.Response:
@@ -100,6 +112,7 @@ async def handle_password_submit(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     """Register these pages."""
     r = app.router
+    r.add_get("/favicon.svg", handle_favicon, name="favicon")
     r.add_get("/bulk", handle_bulk, name="bulk")
     r.add_get("/bot", handle_bot, name="bot")
     r.add_get("/settings", handle_settings, name="settings")
