@@ -72,6 +72,7 @@ function row(user) {
   const li = node("li", "member");
   li.id = `member-${user.id}`;
   li.dataset.disabled = String(user.disabled);
+  li.setAttribute("aria-busy", "false");
   const avatar = node("span", "avatar", (user.name || user.email).slice(0, 1).toUpperCase());
   avatar.setAttribute("aria-hidden", "true");
   const who = node("div", "member-who");
@@ -87,6 +88,7 @@ function row(user) {
     role.append(opt);
   }
   role.disabled = me;
+  if (me) role.dataset.locked = "1";
   role.addEventListener("change", () => update(user, { role: role.value }, li));
   const state = user.disabled ? ["danger", "team.disabled"] : user.must_change_password ? ["warn", "team.must_change"] : ["ok", "team.active"];
   const pill = node("span", `pill ${state[0]} member-state`, t(state[1]));
@@ -117,17 +119,26 @@ function replaceRow(user) {
 }
 
 function rowError(li, err) {
+  busy(li, false);
   const el = li.querySelector(".member-error");
   el.textContent = errorText(err, "team");
   el.hidden = false;
 }
 
+/** One change at a time per person: answers arriving out of order must not undo a later one. */
+function busy(li, on) {
+  li.setAttribute("aria-busy", String(on));
+  for (const control of li.querySelectorAll("button, select")) control.disabled = on || control.dataset.locked === "1";
+}
+
 async function update(user, change, li) {
+  busy(li, true);
   try { replaceRow(await api("PATCH", `/api/v1/users/${encodeURIComponent(user.id)}`, change)); }
   catch (err) { rowError(li, err); }
 }
 
 async function resetPassword(user, li) {
+  busy(li, true);
   try {
     const answer = await api("POST", `/api/v1/users/${encodeURIComponent(user.id)}/password-reset`);
     const { one_time_password: password, ...fresh } = answer;
