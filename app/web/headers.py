@@ -29,15 +29,20 @@ _EVERY_ANSWER = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",  # frame-ancestors for browsers without CSP 2
-    "Server": SERVER,  # aiohttp's default names itself and its version
 }
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """on_response_prepare: runs for handler answers, static files and error pages alike."""
-    response.headers.update(_EVERY_ANSWER)
-    if response.content_type == "text/html":
-        response.headers["Content-Security-Policy"] = CSP
+    """on_response_prepare: runs for handler answers, static files and error pages alike.
+
+    Cheap on purpose, it runs for every answer: extend, not update (nothing here sets these
+    three), and a prefix test on the raw Content-Type (the content_type property parses it,
+    ~9 µs). Server is replaced: aiohttp's default, already there, names itself and its version."""
+    headers = response.headers
+    headers.extend(_EVERY_ANSWER)
+    headers["Server"] = SERVER
+    if headers.get("Content-Type", "").startswith("text/html"):
+        headers["Content-Security-Policy"] = CSP
 
 
 def setup(app: web.Application) -> None:
