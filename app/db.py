@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from app.private_files import private_database
 from app.sqlite import BUSY_TIMEOUT_MS, apply_schema, connect
-from app.tasks import cancel_and_wait
+from app.wal import WAL_LIMIT, WalKeeper
 
 log = logging.getLogger("condorito.db")
 
@@ -39,13 +39,7 @@ T = TypeVar("T")
 MAX_GROUP = 256
 # Light jobs run on the event loop for at most this long per batch (a message costs ~0.3 ms).
 INLINE_BUDGET = 0.004
-CHECKPOINT_PERIOD = 1.0  # seconds; bounds the WAL to about a second of writes
 BACKGROUND_MAX_WAIT = 0.05  # seconds background writes wait at most behind foreground ones
-WAL_LIMIT = 64 * 1024 * 1024  # bytes; CONDORITO_WAL_LIMIT_MB
-# How long a truncating checkpoint waits for readers (they are short) before giving up until
-# the next try, at most every WAL_RETRY seconds.
-WAL_WAIT_MS = 1000
-WAL_RETRY = 1.0
 READERS = 3
 
 
@@ -127,10 +121,7 @@ class Database:
 
     def __init__(self, path: Path | str, *, wal_limit: int = WAL_LIMIT) -> None:
         self.path = Path(path)
-        self.wal_limit = wal_limit
-        self._wal_path = Path(f"{self.path}-wal")
-        self._wal_tried = float("-inf")  # loop time of the last truncating checkpoint
-        self.wal_truncations = 0  # (for benchmarks)
+        self.wal = WalKeeper(self.path, wal_limit)
         self._pending: deque[_WriteJob] = deque()
         self._background: deque[_WriteJob] = deque()
         self._background_ran = 0.0  # loop time of the last background batch
@@ -150,8 +141,6 @@ class Database:
         self.longest_hold = 0.0  # seconds, the longest BEGIN..COMMIT so far (for benchmarks)
         self.holds: list[float] | None = None  # a benchmark sets a list: every BEGIN..COMMIT
         self._cache: dict[str, Any] = {}  # the writer's memory across transactions
-        self._checkpointer: asyncio.Task[None] | None = None
-        self._ckpt = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-checkpoint")
 
     def set_busy_probe(self, busy: Callable[[], bool]) -> None:
         """Tell the writer when requests are in progress (background writes then wait)."""
@@ -169,71 +158,19 @@ class Database:
         self._conn = await loop.run_in_executor(self._writer, self._open_writer)
         self._wake = asyncio.Event()
         self._task = loop.create_task(self._run_writer())
-        self._checkpointer = loop.create_task(self._run_checkpoints())
+        self.wal.start()
 
     def _open_writer(self) -> sqlite3.Connection:
         conn = connect(self.path)
         apply_schema(conn)
-        # Commits never copy the WAL back themselves (a copy and its fsync took up to half a
-        # second inside a COMMIT); _run_checkpoints does it beside them.
+        # Commits never copy the WAL back themselves: app/wal.py does it beside them.
         conn.execute("PRAGMA wal_autocheckpoint = 0")
-        # A WAL that restarts from the beginning is cut back to this size (it is never cut at
-        # all by default, so one bulk import left gigabytes behind).
-        conn.execute(f"PRAGMA journal_size_limit = {int(self.wal_limit)}")
+        self.wal.configure(conn)
         return conn
-
-    def _wal_over(self, now: float) -> bool:
-        """True when the WAL has passed half its limit (and the last attempt is not too recent).
-
-        Half: the batches committed until the checkpoint runs, and those behind a reader that
-        delays it, keep the peak under the limit itself.
-        """
-        if now - self._wal_tried < WAL_RETRY:
-            return False
-        try:
-            return self._wal_path.stat().st_size > self.wal_limit // 2
-        except FileNotFoundError:
-            return False
-
-    def _truncate_wal(self, conn: sqlite3.Connection) -> None:
-        """Copy the whole WAL into the database and cut it to zero, between two transactions.
-
-        The passive checkpoints beside the commits copy pages but cannot restart the WAL while
-        writes keep coming, so under a sustained load it grew without end. This one holds the
-        writer (nothing else waits on it: it runs between batches) and waits briefly for the
-        readers still on old pages.
-        """
-        conn.execute(f"PRAGMA busy_timeout = {WAL_WAIT_MS}")
-        try:
-            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if busy:
-            log.warning("WAL over its limit; readers kept it from being truncated",
-                        extra={"fields": {"limit": self.wal_limit}})
-        else:
-            self.wal_truncations += 1
-
-    async def _run_checkpoints(self) -> None:
-        """Copy the WAL into the database every CHECKPOINT_PERIOD s, without blocking writers."""
-        loop = asyncio.get_running_loop()
-        conn = await loop.run_in_executor(self._ckpt, connect, self.path)
-        conn.execute(f"PRAGMA journal_size_limit = {int(self.wal_limit)}")
-        try:
-            while True:
-                await asyncio.sleep(CHECKPOINT_PERIOD)
-                try:
-                    await loop.run_in_executor(self._ckpt, _checkpoint, conn)
-                except sqlite3.Error:
-                    log.exception("checkpoint failed")
-        finally:
-            await loop.run_in_executor(self._ckpt, conn.close)
 
     async def close(self) -> None:
         """Let queued writes commit, then stop the writer and close every connection."""
-        await cancel_and_wait(self._checkpointer)
-        self._checkpointer = None
-        self._ckpt.shutdown(wait=True)
+        await self.wal.stop()
         if self._task is not None:
             self._closing = True
             assert self._wake is not None
@@ -360,14 +297,7 @@ class Database:
             if self.holds is not None:
                 self.holds.append(held)
             self._finish_batch(batch)
-            if self._checkpointer is not None and self._wal_over(loop.time()):
-                self._wal_tried = loop.time()
-                try:
-                    # On the checkpoint thread: after the passive checkpoint running there, if
-                    # any (two checkpoints at once: the second gives up at once, busy).
-                    await loop.run_in_executor(self._ckpt, self._truncate_wal, conn)
-                except sqlite3.Error:
-                    log.exception("WAL checkpoint failed")
+            await self.wal.after_batch(conn)
 
     async def _begin(self, conn: sqlite3.Connection) -> None:
         """BEGIN IMMEDIATE on the loop; only when another process holds the lock, wait off it."""
@@ -445,11 +375,6 @@ class Database:
                 _set_result(job.future, value)
             else:
                 _set_exception(job.future, value)
-
-
-def _checkpoint(conn: sqlite3.Connection) -> None:
-    # PASSIVE: copies what no reader still needs and never waits for a lock.
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
 
 def _commit(conn: sqlite3.Connection) -> None:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from app import db as dbmod
+from app import wal as walmod
 from app.db import Database, Tx
 
 
@@ -89,7 +90,7 @@ def test_added_columns_reach_a_table_made_by_an_older_schema(tmp_path):
 async def test_wal_is_cut_back_under_its_limit(tmp_path, monkeypatch) -> None:
     """Writes that take the WAL past its limit are followed by a truncating checkpoint; nothing
     written is lost, and every write connection bounds a restarted WAL too."""
-    monkeypatch.setattr(dbmod, "WAL_RETRY", 0.0)
+    monkeypatch.setattr(walmod, "WAL_RETRY", 0.0)
     limit = 256 * 1024
     db = Database(tmp_path / "w.db", wal_limit=limit)
     await db.open()
@@ -106,7 +107,7 @@ async def test_wal_is_cut_back_under_its_limit(tmp_path, monkeypatch) -> None:
         assert limit // 2 < max(sizes) < limit
         await db.write(lambda tx: None)  # the writer is past the checkpoint that followed them
         assert wal.stat().st_size < limit // 2
-        assert db.wal_truncations >= 1
+        assert db.wal.truncations >= 1
         assert await db.read(lambda c: c.execute("SELECT COUNT(*) FROM blobs").fetchone()[0]) == 12
     finally:
         await db.close()

@@ -27,7 +27,7 @@ LAYERS = ("leaf", "db", "auth", "realtime", "whatsapp", "services", "web", "serv
 RANK = {name: i for i, name in enumerate(LAYERS)}
 PACKAGES = {"web", "services", "whatsapp", "realtime", "auth"}
 TOP = {"app", "app.server"}
-DB = {"app.db"}
+DB = {"app.db", "app.wal"}
 # Layers a layer may import besides its own, when narrower than "everything below".
 ONLY = {"whatsapp": {"leaf"}}
 # keys.py names the type of every AppKey; those imports are for the type checker only and run
