@@ -1,12 +1,10 @@
 // The realtime client: WebSocket v1 with resume, backoff and a long-poll fallback (PROTOCOL §3–4).
 // One client per tab: every module gets it from `realtime()` and subscribes by wire event name.
-//
 //   const rt = realtime();
 //   const off = rt.on("new_message", (data, frame) => ...);   // returns an unsubscribe function
 //   rt.onState((state) => ...);     // "connecting" | "live" | "reconnecting" | "syncing" | "polling" | "stopped"
 //   rt.onResync(async () => seq);   // reload what is shown over REST; return the seq it was read at
 //   await rt.call("typing", {conversation_id, state: "start"});   // rejects when there is no socket
-//
 // Durable events are deduplicated by seq, so handlers see each one once, in order.
 
 const STORE_KEY = "condorito.rt";
