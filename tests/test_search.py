@@ -159,3 +159,25 @@ async def test_a_search_folds_no_stored_name_and_reads_no_message(alice: Actor) 
         assert "messages" not in plan.replace("conversations_fts", ""), plan
     finally:
         conn.close()
+
+
+async def test_a_search_page_walks_the_list_index_and_builds_one_hit_set(alice: Actor) -> None:
+    """A word in nearly every conversation: the page walks conversations_list newest first and
+    stops at the limit (no sort of the hits), and the hits become one membership set (no
+    UNION temp B-tree to drop duplicates that IN ignores anyway)."""
+    for i in range(3):
+        await alice.inbound(f"5698888000{i}", "el pedido", name=f"Pedido {i}")  # name and body
+    await alice.client.app[keys.SEARCH].catch_up()
+    conn = connect(alice.client.app[keys.DB].path, readonly=True)
+    sent: list[str] = []
+    conn.set_trace_callback(sent.append)
+    try:
+        items, _ = conversations.list_conversations(conn, alice.tenant_id, q="pedido", limit=2)
+        assert len(items) == 2  # each conversation once, though both halves of the set hold it
+        conn.set_trace_callback(None)
+        page_sql = next(sql for sql in sent if "ORDER BY c.updated_at" in sql)  # params inlined
+        plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + page_sql))
+        assert "USING INDEX conversations_list" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+    finally:
+        conn.close()

@@ -161,7 +161,11 @@ _CONTACT_HITS = (
 # ... or whose messages hold every word: one posting per conversation (conversations_fts), so
 # the cost follows the matching conversations, not the matching messages. Ids of other tenants'
 # conversations may come out of the index; the outer query keeps the tenant's only.
-_SEARCH_HITS = _CONTACT_HITS + " UNION SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?"
+# UNION ALL, not UNION: IN only asks membership, so duplicates are harmless, and UNION would
+# build a second temp B-tree to drop them (~4 ms of the 25 ms for a word in every conversation).
+# The outer query walks conversations_list newest first and probes this set until LIMIT.
+_SEARCH_HITS = (_CONTACT_HITS
+                + " UNION ALL SELECT rowid FROM conversations_fts WHERE conversations_fts MATCH ?")
 
 
 def _search_params(tenant_id: int, q: str) -> list[Any]:
