@@ -13,7 +13,9 @@ from tests.helpers.actors import Actor
 
 
 def fts_rows(conn: sqlite3.Connection) -> int:
-    return conn.execute("SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'hola'").fetchone()[0]
+    """Conversations indexed as holding 'hola' (each test's messages come from distinct phones)."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM conversations_fts WHERE conversations_fts MATCH 'hola'").fetchone()[0]
 
 
 async def test_index_follows_inserts_once(alice: Actor) -> None:
@@ -129,6 +131,9 @@ async def test_a_version_3_database_migrates_and_is_searchable(tmp_path) -> None
         assert await db.read(find("jose nunez")) == ["1"]
         assert await db.read(find("camion")) == ["1"]
         assert await db.read(find("4444")) == ["2"]
+        # The per-message index nothing reads is gone (version 6).
+        assert not await db.read(lambda c: c.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'messages_fts'").fetchall())
         figures = await db.read(lambda c: stats.compute(c, 1))
         assert (figures["conversations_open"], figures["unread"], figures["contacts"]) == (2, 2, 2)
     finally:

@@ -25,10 +25,6 @@ def index_pending(tx: Tx, limit: int = BATCH) -> int:
     ).fetchone()
     if not count:
         return 0
-    tx.execute(
-        "INSERT INTO messages_fts (rowid, body) SELECT id, body FROM messages WHERE id > ? AND id <= ?",
-        (last, top),
-    )
     # One document per conversation of the batch, in rowid order: FTS5 starts a new segment
     # whenever a rowid is not above the previous one, and messages come in any conversation's
     # order (a segment per message made the index slow to write and to read).
