@@ -94,3 +94,11 @@ export function previewText(message) {
   if (message.type && message.type !== "text") return t(`media_${message.type}`) || t("media_other");
   return message.body ?? "";
 }
+
+/** An element with a class and, when given, its text (always as textContent). */
+export function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}

@@ -1,6 +1,6 @@
 // The conversation list: a virtual list of fixed 72 px rows, so only a window of rows is in
 // the DOM however many conversations are loaded. Rows are recycled and filled with textContent.
-import { avatarColour, contactLabel, formatListTime, initials, previewText } from "./format.js";
+import { avatarColour, contactLabel, el, formatListTime, initials, previewText } from "./format.js";
 import { fillAvatar, tick } from "./icons.js";
 import { t } from "./strings.js";
 
@@ -95,30 +95,18 @@ export class ConversationListView {
   }
 
   makeRow() {
-    const li = document.createElement("div");
+    const li = el("div", "conv-item");
     li.setAttribute("role", "listitem");
-    li.className = "conv-item";
-    const a = document.createElement("a");
-    a.className = "conv-row";
-    const avatar = document.createElement("span");
-    avatar.className = "avatar";
+    const a = el("a", "conv-row");
+    const avatar = el("span", "avatar");
     avatar.setAttribute("aria-hidden", "true");
-    const main = document.createElement("span");
-    main.className = "conv-main";
-    const top = document.createElement("span");
-    top.className = "conv-top";
-    const name = document.createElement("span");
-    name.className = "conv-name";
-    const time = document.createElement("time");
-    time.className = "conv-time";
+    const [name, time] = [el("span", "conv-name"), el("time", "conv-time")];
+    const [preview, badge] = [el("span", "conv-preview"), el("span", "badge")];
+    const top = el("span", "conv-top");
     top.append(name, time);
-    const bottom = document.createElement("span");
-    bottom.className = "conv-bottom";
-    const preview = document.createElement("span");
-    preview.className = "conv-preview";
-    const badge = document.createElement("span");
-    badge.className = "badge";
+    const bottom = el("span", "conv-bottom");
     bottom.append(preview, badge);
+    const main = el("span", "conv-main");
     main.append(top, bottom);
     a.append(avatar, main);
     li.append(a);

@@ -1,19 +1,12 @@
 // The open thread: bubbles in / out, day separators, ticks, failed sends with a retry button,
 // older pages on scroll up (keeping the position), autoscroll only when at the bottom.
-import { contactLabel, dayKey, formatDay, formatPhone, formatTime, initials, avatarColour } from "./format.js";
+import { contactLabel, dayKey, el, formatDay, formatPhone, formatTime, initials, avatarColour } from "./format.js";
 import { fillAvatar, tick } from "./icons.js";
 import { t } from "./strings.js";
 
 const GROUP_MS = 5 * 60 * 1000;    // DESIGN: consecutive messages of one side within 5 min group
 const NEAR_BOTTOM_PX = 48;
 const LOAD_OLDER_WITHIN_PX = 300;
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 export class ThreadView {
   /**
