@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS tenants (
   status      TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'suspended')),
   timezone    TEXT NOT NULL DEFAULT 'UTC',
   created_at  INTEGER NOT NULL,
-  default_lang TEXT NOT NULL DEFAULT 'es'  -- pages for users who chose no language (v5)
+  default_lang TEXT NOT NULL DEFAULT 'es',  -- pages for users who chose no language (v5)
+  default_country TEXT  -- ISO country of numbers written without '+'; NULL: from timezone (v7)
 ) STRICT;
 
 CREATE TABLE IF NOT EXISTS users (

@@ -10,7 +10,7 @@ from pathlib import Path
 from app.private_files import private_file
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_MS = 10_000
 
 # Columns added after their table first shipped, as (table, column, declaration). `CREATE TABLE
@@ -21,6 +21,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("users", "must_change_password", "INTEGER NOT NULL DEFAULT 0"),  # version 5
     ("users", "lang", "TEXT"),  # version 5
     ("tenants", "default_lang", "TEXT NOT NULL DEFAULT 'es'"),  # version 5
+    ("tenants", "default_country", "TEXT"),  # version 7
 )
 
 

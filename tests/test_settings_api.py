@@ -3,6 +3,8 @@ profile, business settings; agents refused; other tenants untouched."""
 
 from __future__ import annotations
 
+import re
+
 from aiohttp.test_utils import TestClient
 
 from tests.helpers.actors import Actor, login, make_actor
@@ -102,7 +104,7 @@ async def test_business_settings_stay_in_the_tenant(alice: Actor, bob: Actor) ->
     got = await json_ok(await alice.patch("/api/v1/tenant", {"name": "Acme Limitada", "default_lang": "en",
                                                               "timezone": "America/Santiago"}))
     assert got == {"code": "acme", "name": "Acme Limitada", "provider": "sandbox",
-                   "timezone": "America/Santiago", "default_lang": "en"}
+                   "timezone": "America/Santiago", "default_lang": "en", "default_country": "CL"}
     await assert_error(await alice.patch("/api/v1/tenant", {"timezone": "Mars/Olympus"}), 400, "invalid_field")
     await assert_error(await alice.patch("/api/v1/tenant", {"default_lang": "fr"}), 400, "invalid_field")
     await assert_error(await alice.patch("/api/v1/tenant", {"name": "   "}), 400, "invalid_field")
@@ -119,3 +121,29 @@ async def test_the_business_default_language_applies_at_sign_in(client: TestClie
     resp = await client.post("/login", data={"email": agent.email, "password": "correct horse battery"},
                              headers={"Origin": str(client.make_url("")).rstrip("/")}, allow_redirects=False)
     assert resp.status == 303 and resp.cookies["lang"].value == "en"
+
+
+async def test_the_default_country_follows_the_time_zone_until_chosen(alice: Actor, bob: Actor) -> None:
+    got = await json_ok(await alice.patch("/api/v1/tenant", {"timezone": "Europe/Madrid"}))
+    assert got["default_country"] == "ES"  # nobody chose one: the time zone's country
+    got = await json_ok(await alice.patch("/api/v1/tenant", {"default_country": "ar"}))
+    assert got["default_country"] == "AR"
+    got = await json_ok(await alice.patch("/api/v1/tenant", {"timezone": "America/Mexico_City"}))
+    assert got["default_country"] == "AR"  # a chosen country stays chosen
+    for bad in ("XX", "", 56, "Chile"):
+        resp = await alice.patch("/api/v1/tenant", {"default_country": bad})
+        await assert_error(resp, 400, "invalid_field")
+    assert (await json_ok(await alice.get("/api/v1/tenant")))["default_country"] == "AR"
+    assert (await json_ok(await bob.get("/api/v1/tenant")))["default_country"] == "CL"  # UTC -> fallback
+    await assert_error(await bob.patch("/api/v1/tenant", {"default_country": 1}), 400, "invalid_field")
+
+
+async def test_the_settings_page_offers_the_default_country(alice: Actor) -> None:
+    await json_ok(await alice.patch("/api/v1/tenant", {"timezone": "Europe/Madrid"}))
+    html = await (await alice.get("/settings?lang=es")).text()
+    assert '<select name="default_country">' in html
+    assert re.search(r'<option value="ES" selected>España</option>', html)
+    assert '<option value="CL" >Chile</option>' in html
+    await json_ok(await alice.patch("/api/v1/tenant", {"default_country": "JP"}))  # not on the short list
+    html = await (await alice.get("/settings?lang=en")).text()
+    assert '<option value="JP" selected>' in html and "Country of phone numbers" in html

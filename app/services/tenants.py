@@ -11,6 +11,7 @@ from app.clock import now_ms
 from app.db import Database, Tx
 from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
+from app.services import phones
 from app.text import clean_text
 from app.whatsapp.base import PROVIDERS
 
@@ -28,16 +29,23 @@ class Tenant:
     status: str
     timezone: str
     default_lang: str = "es"
+    chosen_country: str | None = None  # NULL column: none chosen, the time zone's applies
+
+    @property
+    def default_country(self) -> str:
+        """The country of numbers written without "+" (Settings, else the time zone's)."""
+        return phones.default_country(self.chosen_country, self.timezone)
 
     def public(self) -> dict[str, str]:
         """The business settings of the API (GET /api/v1/tenant)."""
         return {"code": self.code, "name": self.name, "provider": self.provider,
-                "timezone": self.timezone, "default_lang": self.default_lang}
+                "timezone": self.timezone, "default_lang": self.default_lang,
+                "default_country": self.default_country}
 
 
 def _row(row: sqlite3.Row) -> Tenant:
     return Tenant(row["id"], row["code"], row["name"], row["provider"], row["status"], row["timezone"],
-                  row["default_lang"])
+                  row["default_lang"], row["default_country"])
 
 
 def check_timezone(name: object) -> str:
@@ -52,8 +60,8 @@ def check_timezone(name: object) -> str:
 
 
 def update_tenant(tx: Tx, tenant_id: int, *, name: str | None = None, default_lang: str | None = None,
-                  timezone: str | None = None) -> Tenant:
-    """Change the business name, default language or time zone of one tenant."""
+                  timezone: str | None = None, default_country: object = None) -> Tenant:
+    """Change the business name, default language, time zone or default country of one tenant."""
     if name is not None:
         name = clean_text(name).strip()[:100]
         if not name:
@@ -65,6 +73,13 @@ def update_tenant(tx: Tx, tenant_id: int, *, name: str | None = None, default_la
         tx.execute("UPDATE tenants SET default_lang = ? WHERE id = ?", (default_lang, tenant_id))
     if timezone is not None:
         tx.execute("UPDATE tenants SET timezone = ? WHERE id = ?", (check_timezone(timezone), tenant_id))
+    if default_country is not None:
+        try:
+            country = phones.check_country(default_country)
+        except phones.PhoneError:
+            raise Invalid("default_country must be an ISO 3166 country code", code="invalid_field",
+                          field="default_country") from None
+        tx.execute("UPDATE tenants SET default_country = ? WHERE id = ?", (country, tenant_id))
     tenant = get_tenant(tx.conn, tenant_id)
     if tenant is None:
         raise NotFound("tenant not found")

@@ -1,4 +1,4 @@
-"""REST: the business settings of the caller's tenant (name, default language, time zone)."""
+"""REST: the business settings of the caller's tenant (name, default language, time zone, country)."""
 
 from __future__ import annotations
 
@@ -19,16 +19,17 @@ async def handle_get(request: web.Request) -> web.Response:
 
 
 async def handle_patch(request: web.Request) -> web.Response:
-    """PATCH /api/v1/tenant (admin): `name`, `default_lang`, `timezone`, each optional."""
+    """PATCH /api/v1/tenant (admin): `name`, `default_lang`, `timezone`, `default_country`, each optional."""
     p = request[keys.PRINCIPAL]
     require_admin(p)
     data = await read_json(request)
     name = string_field(data, "name", max_len=100) if "name" in data else None
     default_lang = data.get("default_lang")
     timezone = data.get("timezone")
+    country = data.get("default_country")
     tenant = await request.app[keys.DB].write(
-        lambda tx: tenants.update_tenant(tx, p.tenant_id, name=name,
-                                         default_lang=default_lang, timezone=timezone))
+        lambda tx: tenants.update_tenant(tx, p.tenant_id, name=name, default_lang=default_lang,
+                                         timezone=timezone, default_country=country))
     request.app[keys.TENANTS].forget(p.tenant_id)
     return json_response(tenant.public())
 

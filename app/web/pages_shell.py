@@ -14,7 +14,7 @@ from app.auth.middleware import public
 from app.auth.session import set_session_cookie
 from app.errors import Forbidden, Invalid
 from app.i18n import pick_lang, t
-from app.services import link, tenants
+from app.services import link, phones, tenants
 from app.web import login as auth_login
 from app.web.render import render_page
 
@@ -61,6 +61,8 @@ async def _settings(request: web.Request, *, admin_only: bool) -> web.Response:
         tenant = tenants.get_tenant(conn, p.tenant_id)
         assert tenant is not None
         data: dict[str, Any] = {"tenant": tenant.public(), "me": None, "team": [], "link": None}
+        # the short list to pick from, plus a country set over the API that is not on it
+        data["countries"] = list(dict.fromkeys((*phones.COUNTRIES, tenant.default_country)))
         me = users.get_user(conn, p.tenant_id, p.user_id)
         data["me"] = me.public() if me else None
         if admin:

@@ -186,7 +186,8 @@ business?.addEventListener("submit", async (ev) => {
   const form = new FormData(business);
   try {
     await api("PATCH", "/api/v1/tenant", { name: form.get("name"), default_lang: form.get("default_lang"),
-                                           timezone: form.get("timezone") });
+                                           timezone: form.get("timezone"),
+                                           default_country: form.get("default_country") });
     status(business, t("settings.saved"));
   } catch (err) {
     status(business, err.field === "timezone" ? t("business.err.timezone") : errorText(err, "settings"), true);
