@@ -36,6 +36,7 @@ from app.services.tenants import Directory
 from app.services.webhook_queue import WebhookQueue
 from app.web import (
     api_auth,
+    api_bulk_preview,
     api_inbox,
     api_tenant,
     api_whatsapp,
@@ -90,6 +91,7 @@ def _routes(app: web.Application) -> None:
     api_tenant.setup_routes(app)
     api_inbox.setup_routes(app)
     api_whatsapp.setup_routes(app)
+    api_bulk_preview.setup_routes(app)
     longpoll.setup_routes(app)
     webhooks.setup_routes(app)
     pages.setup_routes(app)
