@@ -230,6 +230,29 @@ CREATE TABLE IF NOT EXISTS webhook_inbox (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS webhook_inbox_pending ON webhook_inbox(id) WHERE failed_at IS NULL;
 
+-- Media of a message (inbound photos, voice notes, documents...; outbound attachments). One row
+-- per message; the bytes live under the data directory by content hash (app/services/media.py),
+-- never at a path taken from the provider or the user. Inbound rows start `pending` and the
+-- downloader takes them to `ready` or `failed` (with a reason); a pending row survives restarts.
+CREATE TABLE IF NOT EXISTS media (
+  message_id        INTEGER PRIMARY KEY REFERENCES messages(id),
+  tenant_id         INTEGER NOT NULL REFERENCES tenants(id),
+  kind              TEXT NOT NULL CHECK (kind IN ('image', 'audio', 'video', 'document', 'sticker')),
+  provider_media_id TEXT,                 -- the provider's id to fetch it by (inbound)
+  mime              TEXT NOT NULL DEFAULT '',
+  size              INTEGER,              -- bytes, once stored
+  sha256            TEXT,                 -- hex digest of the stored bytes: the file's name
+  expected_sha256   TEXT,                 -- what the provider announced (hex or base64)
+  filename          TEXT,                 -- documents: the name the sender gave (shown, never a path)
+  state             TEXT NOT NULL CHECK (state IN ('pending', 'ready', 'failed')),
+  error             TEXT,                 -- why it failed: too_large, not_found, ...
+  attempts          INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at   INTEGER NOT NULL DEFAULT 0,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS media_pending ON media(next_attempt_at) WHERE state = 'pending';
+
 -- The WhatsApp link of each tenant, as last known.
 CREATE TABLE IF NOT EXISTS whatsapp_sessions (
   tenant_id   INTEGER PRIMARY KEY REFERENCES tenants(id),
@@ -272,4 +295,4 @@ CREATE TABLE IF NOT EXISTS rt_event (
 DROP INDEX IF EXISTS rt_event_age;  -- retention bisects on seq instead (stream.prune)
 CREATE INDEX IF NOT EXISTS rt_event_key ON rt_event(tenant_id, coalesce_key) WHERE coalesce_key IS NOT NULL;
 
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from app.realtime.heartbeat import Heartbeat
     from app.realtime.hub import Hub
     from app.services.inbox import Inbox
+    from app.services.media_fetcher import MediaFetcher
+    from app.services.media_store import MediaStore
     from app.services.outbox import OutboxWorker
     from app.services.providers import ProviderRegistry
     from app.services.search import SearchIndexer
@@ -50,6 +52,8 @@ SANDBOX: web.AppKey[SandboxProvider] = web.AppKey("sandbox")
 CLOUD: web.AppKey[CloudProvider] = web.AppKey("cloud")
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")  # outgoing requests (Cloud API)
 INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
+MEDIA_STORE: web.AppKey[MediaStore] = web.AppKey("media_store")
+MEDIA_FETCHER: web.AppKey[MediaFetcher] = web.AppKey("media_fetcher")
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")

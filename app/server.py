@@ -27,6 +27,8 @@ from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
 from app.services import link, whatsapp_config
 from app.services.inbox import Inbox
+from app.services.media_fetcher import MediaFetcher
+from app.services.media_store import MediaStore
 from app.services.outbox import OutboxWorker
 from app.services.providers import ProviderRegistry
 from app.services.retention import Retention
@@ -38,6 +40,7 @@ from app.web import (
     api_auth,
     api_bulk_preview,
     api_inbox,
+    api_media,
     api_tenant,
     api_whatsapp,
     headers,
@@ -90,6 +93,7 @@ def _routes(app: web.Application) -> None:
     api_auth.setup_routes(app)
     api_tenant.setup_routes(app)
     api_inbox.setup_routes(app)
+    api_media.setup_routes(app)
     api_whatsapp.setup_routes(app)
     api_bulk_preview.setup_routes(app)
     longpoll.setup_routes(app)
@@ -104,7 +108,7 @@ def _routes(app: web.Application) -> None:
 # fails to start, aiohttp's cleanup closes exactly those that started before it, in reverse.
 def _resources() -> tuple[Callable[[web.Application], AsyncIterator[None]], ...]:
     return (_gc_policy, _database, _hub, _auth, _stats, _search, _inbox, _http_client,
-            _providers, _outbox, _webhook_queue, _retention, _started)
+            _providers, _outbox, _media, _webhook_queue, _retention, _started)
 
 
 async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
@@ -199,6 +203,16 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
     await outbox.start()
     yield
     await outbox.stop()
+
+
+async def _media(app: web.Application) -> AsyncIterator[None]:
+    """Media files on disk and the downloader of inbound ones (pending ones from before first)."""
+    store = app[keys.MEDIA_STORE] = MediaStore(app[keys.CONFIG].data_dir / "media")
+    fetcher = app[keys.MEDIA_FETCHER] = MediaFetcher(app[keys.DB], app[keys.PROVIDERS], store)
+    app[keys.INBOX].on_media = fetcher.wake
+    fetcher.start()
+    yield
+    await fetcher.stop()
 
 
 async def _webhook_queue(app: web.Application) -> AsyncIterator[None]:

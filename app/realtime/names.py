@@ -29,6 +29,8 @@ EVENTS: dict[str, EventName] = {
     for e in (
         EventName("message:new", "new_message", EventClass.DURABLE),
         EventName("message:status", "message_status", EventClass.LATEST, "msg:{}"),
+        # A message's file became ready or failed (docs/protocol-additions.md).
+        EventName("message:media", "message_media", EventClass.LATEST, "media:{}"),
         EventName("conversation:updated", "conversation_updated", EventClass.LATEST, "conv:{}"),
         EventName("stats:updated", "stats_updated", EventClass.LATEST, "stats"),
         EventName("bot:status_changed", "bot_status_changed", EventClass.LATEST, "bot"),

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from app.errors import Invalid, NotFound
+from app.services import media
 from app.sqlite import fold
 
 MAX_LIMIT = 100
@@ -18,9 +19,10 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _MESSAGE_COLS = (
     "m.id, m.conversation_id, m.direction, m.type, m.body, m.status, m.error, m.wa_id,"
-    " m.author_kind, m.author_user_id, m.created_at, u.name AS author_name"
+    " m.author_kind, m.author_user_id, m.created_at, u.name AS author_name, "
+    + media.MESSAGE_MEDIA_COLS
 )
-_MESSAGE_FROM = "messages m LEFT JOIN users u ON u.id = m.author_user_id"
+_MESSAGE_FROM = "messages m LEFT JOIN users u ON u.id = m.author_user_id" + media.MESSAGE_MEDIA_JOIN
 
 _CONV_SELECT = (
     "SELECT c.id, c.status, c.unread_count, c.updated_at, c.last_message_id,"
@@ -61,6 +63,9 @@ def message_object(row: sqlite3.Row) -> dict[str, Any]:
         obj["author"] = {"kind": kind}
     if row["error"]:
         obj["error"] = row["error"]
+    file = media.from_row(row)
+    if file is not None:
+        obj["media"] = file
     return obj
 
 

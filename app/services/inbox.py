@@ -33,6 +33,7 @@ class Inbox:
         self._tenants = tenants
         self._search = search
         self.on_queued: Callable[[], None] = lambda: None
+        self.on_media: Callable[[], None] = lambda: None  # a media message to download
 
     async def _ref(self, tenant_id: int) -> TenantRef:
         tenant = await self._tenants.get(tenant_id)
@@ -53,6 +54,8 @@ class Inbox:
             result = messages.ingest_inbound(tx, ref, msg)
             if not result.duplicate:
                 self._touch(tx, tenant_id)
+                if msg.media is not None:
+                    tx.after_commit.append(self.on_media)
             return result
 
         result = await self._db.write(write)
@@ -70,12 +73,15 @@ class Inbox:
         """
         isolate = len(inbound) + len(statuses) > 1
         new = failed = 0
+        files = False
         item: InboundMessage | StatusUpdate
         for item in (*inbound, *statuses):
             try:
                 with tx.savepoint() if isolate else nullcontext():
                     if isinstance(item, InboundMessage):
-                        new += not messages.ingest_inbound(tx, tenant, item).duplicate
+                        fresh = not messages.ingest_inbound(tx, tenant, item).duplicate
+                        new += fresh
+                        files = files or (fresh and item.media is not None)
                     else:
                         messages.set_status_by_wa_id(tx, tenant.id, item.wa_id, item.status,
                                                      item.error)
@@ -86,6 +92,8 @@ class Inbox:
                 log.exception("delivery item failed", extra={"fields": {"tenant": tenant.id}})
         if new:
             self._touch(tx, tenant.id)
+        if files:
+            tx.after_commit.append(self.on_media)
         return new, failed
 
     async def status(self, tenant_id: int, update: StatusUpdate) -> None:

@@ -14,7 +14,7 @@ from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
-from app.services import conversations, stats
+from app.services import conversations, media, stats
 from app.sqlite import fold
 from app.text import clean_text
 from app.whatsapp.base import InboundMessage, Ingested
@@ -99,6 +99,8 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         "type": msg.type, "body": body, "status": "delivered", "wa_id": msg.wa_id,
         "created_at": now, "author": {"kind": "contact"},
     }
+    if msg.media is not None:  # a photo, voice note...: the fetcher downloads it right after
+        message["media"] = media.add_inbound(tx, tenant.id, message_id, msg.media, now)
     conversation = conversations.item_object(
         conversation_id, conversations.contact_object(contact_id, contact_name, msg.from_phone),
         message, unread, "open", now,

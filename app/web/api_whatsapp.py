@@ -17,6 +17,7 @@ from app.errors import Conflict, Invalid
 from app.i18n import pick_lang
 from app.services import link, messages, whatsapp_config
 from app.web.api_auth import require_admin
+from app.web.api_media import sandbox_media
 from app.web.bodies import json_response, read_json, string_field
 from app.whatsapp.base import SANDBOX
 
@@ -75,13 +76,15 @@ async def handle_sandbox_inbound(request: web.Request) -> web.Response:
         raise Conflict("this tenant does not use the sandbox provider", code="not_sandbox")
     data = await read_json(request)
     phone = normalise_phone(string_field(data, "from", max_len=40))
-    body = messages.check_body(data.get("body"))  # the one body check, as for replies
+    file = sandbox_media(data.get("media"))  # a photo, voice note... (the caption is optional)
+    body = (messages.check_body(data.get("body")) if not file or data.get("body")
+            else "")  # the one body check, as for replies
     name = string_field(data, "name", required=False, max_len=100)
     wa_id = data.get("id")
     if wa_id is not None and (not isinstance(wa_id, str) or not 1 <= len(wa_id) <= 128):
         raise Invalid("id must be a string of 1..128 characters", code="invalid_field", field="id")
     result = await request.app[keys.SANDBOX].inject(
-        p.tenant_id, phone=phone, name=name.strip(), body=body, wa_id=wa_id
+        p.tenant_id, phone=phone, name=name.strip(), body=body, wa_id=wa_id, media=file
     )
     return json_response({"message_id": result.message_id,
                           "conversation_id": result.conversation_id,

@@ -18,6 +18,36 @@ PROVIDERS = (SANDBOX, CLOUD)
 STATES = ("stopped", "starting", "qr_pending", "connected", "disconnected", "logged_out", "failed")
 
 
+# Message types that carry a file, and the most bytes we keep of each (Meta's own limits,
+# reference whatsapp-apis §2.8; a sticker may be animated: 500 KB).
+MEDIA_LIMITS = {
+    "image": 5 * 1024 * 1024,
+    "audio": 16 * 1024 * 1024,
+    "video": 16 * 1024 * 1024,
+    "document": 100 * 1024 * 1024,
+    "sticker": 500 * 1024,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMedia:
+    """The file an inbound message announces; the domain fetches it through the provider."""
+
+    kind: str            # a key of MEDIA_LIMITS
+    media_id: str        # the provider's id to fetch it by
+    mime: str = ""
+    sha256: str = ""     # as the provider announced it (Meta: base64 or hex)
+    filename: str = ""   # documents only: the name the sender gave
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMedia:
+    """A file a provider downloaded (never larger than the limit asked for)."""
+
+    data: bytes
+    mime: str
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     """A message a customer sent, as every provider reports it."""
@@ -28,6 +58,7 @@ class InboundMessage:
     type: str
     body: str
     timestamp: int      # unix ms, as the provider says
+    media: InboundMedia | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +146,6 @@ class Provider(Protocol):
 
     def current_qr(self, tenant_id: int) -> QrCode | None:
         """The pairing code on screen now, if any."""
+
+    async def fetch_media(self, tenant_id: int, media_id: str, max_bytes: int) -> FetchedMedia:
+        """Download an inbound file; ProviderError (`media_too_large`, retryable or not) if not."""

@@ -19,6 +19,9 @@ import orjson
 from app.clock import now_ms
 from app.whatsapp.base import (
     CLOUD,
+    MEDIA_LIMITS,
+    FetchedMedia,
+    InboundMedia,
     InboundMessage,
     OutboundMessage,
     ProviderError,
@@ -30,6 +33,7 @@ from app.whatsapp.base import (
 log = logging.getLogger("condorito.cloud")
 
 SEND_TIMEOUT = 15.0
+MEDIA_TIMEOUT = 120.0  # a 100 MB document on a slow link; the URL itself lives ~5 minutes
 # Meta error codes that mean "try again later" (throttling, transient); others are final.
 RETRYABLE = {4, 80007, 130429, 131000, 131016, 131056, 133004}
 # A voice note's first play counts as read; our statuses have no `played`.
@@ -75,13 +79,25 @@ class WebhookBatch:
     skipped: int = 0
 
 
+def _media_of(item: dict[str, Any]) -> InboundMedia | None:
+    """The file a media message announces (its id is what we download by), else None."""
+    kind = str(item.get("type", ""))
+    media = item.get(kind) if kind in MEDIA_LIMITS else None
+    if not isinstance(media, dict) or not media.get("id"):
+        return None
+    return InboundMedia(kind=kind, media_id=str(media["id"])[:256],
+                        mime=str(media.get("mime_type") or "")[:200],
+                        sha256=str(media.get("sha256") or "")[:100],
+                        filename=str(media.get("filename") or "")[:255] if kind == "document" else "")
+
+
 def _text_of(item: dict[str, Any]) -> str:
     kind = item.get("type", "")
     if kind == "text":
         return str((item.get("text") or {}).get("body", ""))
     if kind in _CAPTIONED:
-        media = item.get(kind) or {}
-        return str(media.get("caption") or media.get("filename") or "")
+        # The caption only: a document's name travels with its media (InboundMedia.filename).
+        return str((item.get(kind) or {}).get("caption") or "")
     if kind == "location":
         loc = item.get("location") or {}
         return str(loc.get("name") or f"{loc.get('latitude')},{loc.get('longitude')}")
@@ -122,6 +138,7 @@ def parse_webhook(payload: Any, phone_number_id: str) -> WebhookBatch:
                         wa_id=str(item["id"]), from_phone=sender, name=str(names.get(sender) or ""),
                         type=str(item.get("type", "text")), body=_text_of(item),
                         timestamp=int(item.get("timestamp", 0)) * 1000 or now_ms(),
+                        media=_media_of(item),
                     ))
                 except (KeyError, TypeError, ValueError, AttributeError):
                     batch.skipped += 1  # one malformed item must not sink the rest
@@ -200,3 +217,46 @@ class CloudProvider:
             raise ProviderError(f"wa_{code}" if code else f"http_{resp.status}",
                                 str(err.get("message", ""))[:200], retryable=code in RETRYABLE)
         return str(data["messages"][0]["id"])
+
+    async def fetch_media(self, tenant_id: int, media_id: str, max_bytes: int) -> FetchedMedia:
+        """GET /{media_id} for the short-lived URL, then GET that URL, both with the token.
+
+        The URL lives ~5 minutes, so it is looked up again on every attempt. Over `max_bytes`
+        (announced or actually read) raises `media_too_large`, reading no further.
+        """
+        settings = await self.settings(tenant_id)
+        if settings is None or not settings.complete:
+            raise ProviderError("cloud_not_configured", retryable=True)
+        auth = {"Authorization": f"Bearer {settings.access_token}"}
+        timeout = aiohttp.ClientTimeout(total=MEDIA_TIMEOUT)
+        try:
+            async with self._session.get(f"{settings.api_base.rstrip('/')}/{media_id}",
+                                         headers=auth, timeout=timeout) as resp:
+                info = await resp.json(content_type=None)
+            if resp.status >= 400 or not isinstance(info, dict) or not info.get("url"):
+                err = info.get("error") or {} if isinstance(info, dict) else {}
+                code = err.get("code") if isinstance(err, dict) else None
+                raise ProviderError(f"wa_{code}" if code else f"http_{resp.status}",
+                                    retryable=code in RETRYABLE or resp.status >= 500
+                                    or resp.status == 429)
+            announced = info.get("file_size")
+            if isinstance(announced, int) and announced > max_bytes:
+                raise ProviderError("media_too_large")
+            async with self._session.get(str(info["url"]), headers=auth, timeout=timeout) as resp:
+                if resp.status >= 400:
+                    # 401/403/404 here mostly mean the short-lived URL expired: a new lookup helps.
+                    raise ProviderError(f"http_{resp.status}",
+                                        retryable=resp.status >= 500 or resp.status in (401, 403, 404, 429))
+                if (resp.content_length or 0) > max_bytes:
+                    raise ProviderError("media_too_large")
+                chunks: list[bytes] = []
+                got = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    got += len(chunk)
+                    if got > max_bytes:
+                        raise ProviderError("media_too_large")
+                    chunks.append(chunk)
+                mime = str(info.get("mime_type") or resp.content_type or "")
+                return FetchedMedia(b"".join(chunks), mime)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ProviderError("provider_unreachable", str(exc)[:200], retryable=True) from None

@@ -18,6 +18,8 @@ import segno
 from app.clock import now_ms
 from app.whatsapp.base import (
     SANDBOX,
+    FetchedMedia,
+    InboundMedia,
     InboundMessage,
     Ingested,
     OutboundMessage,
@@ -63,6 +65,9 @@ class SandboxProvider:
         self._tokens: dict[str, int] = {}
         self._connected: dict[int, str] = {}   # tenant -> phone, for sends
         self._receipts: set[asyncio.Task[None]] = set()
+        # Files the sandbox phone sent, until the domain fetched them (memory only, like the
+        # phone: a restart before the download loses them, and the download then fails).
+        self._blobs: dict[tuple[int, str], FetchedMedia] = {}
 
     def restore(self, tenant_id: int, phone: str) -> None:
         """Mark a tenant paired (from the stored state at start-up)."""
@@ -172,14 +177,35 @@ class SandboxProvider:
             await self._sink.status(tenant_id, StatusUpdate(wa_id, status))
 
     async def inject(
-        self, tenant_id: int, *, phone: str, name: str, body: str, wa_id: str | None
+        self, tenant_id: int, *, phone: str, name: str, body: str, wa_id: str | None,
+        media: tuple[str, FetchedMedia, str] | None = None,
     ) -> Ingested:
-        """The sandbox phone sends the tenant a message: processed as a real inbound one."""
+        """The sandbox phone sends the tenant a message: processed as a real inbound one.
+
+        `media` is (kind, file, filename): held here until the domain fetches it, as a real
+        provider holds it until downloaded.
+        """
+        announced = None
+        if media is not None:
+            kind, blob, filename = media
+            media_id = "sbx.media." + secrets.token_hex(10)
+            self._blobs[(tenant_id, media_id)] = blob
+            announced = InboundMedia(kind=kind, media_id=media_id, mime=blob.mime, filename=filename)
         msg = InboundMessage(
             wa_id=wa_id or "sbx.in." + secrets.token_hex(10), from_phone=phone, name=name,
-            type="text", body=body, timestamp=now_ms(),
+            type=media[0] if media else "text", body=body, timestamp=now_ms(), media=announced,
         )
         return await self._sink.inbound(tenant_id, msg)
+
+    async def fetch_media(self, tenant_id: int, media_id: str, max_bytes: int) -> FetchedMedia:
+        """A file the sandbox phone sent (per tenant: another tenant's id is simply unknown)."""
+        blob = self._blobs.get((tenant_id, media_id))
+        if blob is None:
+            raise ProviderError("media_not_found")
+        if len(blob.data) > max_bytes:
+            raise ProviderError("media_too_large")
+        del self._blobs[(tenant_id, media_id)]
+        return blob
 
     async def close(self) -> None:
         """Stop pairings and pending receipts."""
