@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from app import keys
 from app.whatsapp import sandbox
 from tests.helpers.actors import PASSWORD, Actor, login, make_actor
 from tests.helpers.frames import drain_until, is_event
@@ -31,6 +32,7 @@ A_PHONE, A_PHONE2, A_PAIR_PHONE = "56900000001", "56900000002", "56900000009"
 A_NAME = "AcmeOnlyCustomer"
 A_BODY = "quetzal manzana secreta"
 A_MARKERS = [A_PHONE, A_PHONE2, A_PAIR_PHONE, A_NAME, "quetzal", '"clientCode":"acme"']
+A_PHOTO = {"type": "image", "mime": "image/png", "data": "iVBORw0KGgo="}  # a PNG signature
 B_PHONE, B_PHONE2 = "56977777771", "56977777772"
 
 
@@ -52,6 +54,7 @@ ID_CASES: dict[tuple[str, str], IdCase] = {
     ("POST", "/api/v1/conversations/{id}/read"): IdCase("conversation", 204),
     ("PATCH", "/api/v1/users/{id}"): IdCase("user", 200, {"disabled": True}),
     ("POST", "/api/v1/users/{id}/password-reset"): IdCase("user", 200),
+    ("GET", "/api/v1/media/{id}"): IdCase("media", 200),
 }
 
 # Routes without an id, and the test that shows they stay inside the caller's tenant.
@@ -88,7 +91,7 @@ def fast_receipts(monkeypatch: pytest.MonkeyPatch) -> None:
 async def request(actor: Actor, method: str, path: str, case: IdCase) -> tuple[int, Any]:
     resp = await actor.client.request(method, path, json=case.json,
                                       headers={**actor.headers, **case.headers})
-    body = await resp.json() if resp.content_type == "application/json" else await resp.text()
+    body = await resp.json() if resp.content_type == "application/json" else await resp.read()
     return resp.status, body
 
 
@@ -98,6 +101,8 @@ async def busy_day(client: TestClient, alice: Actor, ws_a: Any) -> None:
     await alice.inbound(phone=A_PHONE2, body=A_BODY + " dos")
     conv = first["conversation_id"]
     await drain_until(ws_a, is_event("new_message", lambda d: d["message"]["body"] == A_BODY + " dos"))
+    await alice.inbound(phone=A_PHONE, body=A_BODY + " foto", media=A_PHOTO)
+    await drain_until(ws_a, is_event("message_media", lambda d: d["media"]["state"] == "ready"))
     assert (await alice.post("/api/v1/whatsapp/connect")).status == 202
     qr = (await drain_until(ws_a, is_event("whatsapp_qr")))[-1]["data"]
     pair = await client.post("/sandbox/pair/" + qr["value"].rsplit("/", 1)[1], data={"phone": A_PAIR_PHONE})
@@ -134,7 +139,10 @@ async def test_foreign_ids_answer_like_missing_ones(client: TestClient, alice: A
     a_conv = (await alice.inbound(phone=A_PHONE, body=A_BODY, name=A_NAME))["conversation_id"]
     a_agent = await make_actor(client, "acme", role="agent")
     await bob.inbound(phone=B_PHONE, body="globex propio")
-    foreign = {"conversation": [a_conv], "user": [str(a_agent.user_id), str(alice.user_id)]}
+    a_photo = (await alice.inbound(phone=A_PHONE2, body="", media=A_PHOTO))["message_id"]
+    await client.app[keys.MEDIA_FETCHER].idle()
+    foreign = {"conversation": [a_conv], "user": [str(a_agent.user_id), str(alice.user_id)],
+               "media": [a_photo]}
     id_routes = [r for r in api_routes(client) if "{" in r[1]]
     assert len(id_routes) >= len(ID_CASES)
     for method, path in sorted(id_routes):
