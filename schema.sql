@@ -295,4 +295,4 @@ CREATE TABLE IF NOT EXISTS rt_event (
 DROP INDEX IF EXISTS rt_event_age;  -- retention bisects on seq instead (stream.prune)
 CREATE INDEX IF NOT EXISTS rt_event_key ON rt_event(tenant_id, coalesce_key) WHERE coalesce_key IS NOT NULL;
 
-PRAGMA user_version = 7;
+PRAGMA user_version = 8;
