@@ -46,6 +46,7 @@ from app.web import (
     headers,
     inbox_calls,
     pages,
+    pages_bulk,
     pages_chat,
     pages_shell,
     timeouts,
@@ -100,6 +101,7 @@ def _routes(app: web.Application) -> None:
     webhooks.setup_routes(app)
     pages.setup_routes(app)
     pages_chat.setup_routes(app)
+    pages_bulk.setup_routes(app)
     pages_shell.setup_routes(app)
     app.router.add_static("/static/", ROOT / "static", name="static")
 

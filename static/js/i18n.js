@@ -17,6 +17,11 @@ export function t(key, values = null) {
   return values ? text.replace(/\{(\w+)\}/g, (m, name) => (name in values ? String(values[name]) : m)) : text;
 }
 
+/** Whether `key` has a text (for codes from the server that may be new to this page). */
+export function has(key) {
+  return TEXT[key] !== undefined;
+}
+
 const numberFormat = new Intl.NumberFormat(lang === "es" ? "es-CL" : "en");
 
 /** A figure in the reader's convention (1.234 in Spanish, 1,234 in English). */

@@ -1,0 +1,52 @@
+"""The bulk pages: list, new campaign, one campaign, do-not-send list; translated, CSP-clean,
+with the business's default country and provider where the page explains them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.helpers.actors import Actor
+from tests.helpers.api import json_ok
+
+PAGES = ("/bulk/new", "/bulk/suppressions", "/bulk/7")
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_bulk_pages_render_in_both_languages(alice: Actor, path: str) -> None:
+    for lang, word in (("es", "Envíos masivos"), ("en", "Bulk sends")):
+        resp = await alice.get(f"{path}?lang={lang}")
+        assert resp.status == 200, path
+        html = await resp.text()
+        assert word in html  # the top bar's tab at least
+        assert re.search(r'id="nav-bulk" class="nav-item active"', html)
+        assert "/static/css/bulk.css" in html and 'src="/static/js/bulk/' in html
+        for tag in re.findall(r"<script[^>]*>", html):
+            assert 'type="module" src="/static/' in tag or 'type="application/json"' in tag, tag
+        assert "style=" not in html
+        assert "bulk." not in re.sub(r"<script[^>]*>.*?</script>|/static/[^\"]+|\bjs/bulk/", "", html, flags=re.S), \
+            "an untranslated key shows"
+
+
+async def test_new_campaign_page_explains_country_and_pacing(alice: Actor) -> None:
+    html = await (await alice.get("/bulk/new?lang=es")).text()
+    assert "como de Chile" in html and "modo de prueba" in html  # sandbox tenant, UTC -> Chile
+    assert 'data-var="nombre"' in html and "{{nombre}}" in html
+    await json_ok(await alice.patch("/api/v1/tenant", {"default_country": "AR"}))
+    html = await (await alice.get("/bulk/new?lang=en")).text()
+    assert "read as Argentina numbers" in html
+
+
+async def test_campaign_page_takes_only_plain_ids(alice: Actor) -> None:
+    assert (await alice.get("/bulk/abc_9-Z")).status == 200
+    html = await (await alice.get("/bulk/abc_9-Z")).text()
+    assert 'data-campaign="abc_9-Z"' in html and 'href="/api/v1/bulk/abc_9-Z/export.csv"' in html
+    for bad in ("/bulk/a%22b", "/bulk/" + "x" * 65, "/bulk/a.b"):
+        assert (await alice.get(bad)).status == 404
+
+
+async def test_pages_need_a_session(client) -> None:
+    for path in PAGES:
+        resp = await client.get(path, allow_redirects=False)
+        assert resp.status in (302, 303) and resp.headers["Location"].startswith("/login"), path
