@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from app.db import Database
     from app.realtime.heartbeat import Heartbeat
     from app.realtime.hub import Hub
+    from app.realtime.sio import SocketIODoor
     from app.services.inbox import Inbox
     from app.services.media_fetcher import MediaFetcher
     from app.services.media_store import MediaStore
@@ -54,6 +55,7 @@ HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")  # outgoing request
 INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
 MEDIA_STORE: web.AppKey[MediaStore] = web.AppKey("media_store")
 MEDIA_FETCHER: web.AppKey[MediaFetcher] = web.AppKey("media_fetcher")
+SIO: web.AppKey[SocketIODoor] = web.AppKey("sio")  # the Socket.IO door (app/realtime/sio.py)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")

@@ -22,7 +22,7 @@ from app.config import Config
 from app.db import Database
 from app.gc_policy import GcPolicy
 from app.i18n import client_text, t
-from app.realtime import const, longpoll, ws
+from app.realtime import const, longpoll, sio, ws
 from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
 from app.services import link, whatsapp_config
@@ -90,6 +90,8 @@ def create_app(config: Config) -> web.Application:
 
 def _routes(app: web.Application) -> None:
     app.router.add_get("/ws", ws.handle_ws, name="ws")
+    door = app[keys.SIO] = sio.SocketIODoor(app)
+    door.setup_routes()
     inbox_calls.setup_calls()
     api_auth.setup_routes(app)
     api_tenant.setup_routes(app)
@@ -135,7 +137,7 @@ async def _hub(app: web.Application) -> AsyncIterator[None]:
     """Fan-out of committed events to sockets and long-polls, and the sockets' heartbeat."""
     config = app[keys.CONFIG]
     hub = app[keys.HUB] = Hub()
-    hub.set_closer(ws.close_connection)
+    hub.set_closer(sio.closer(ws.close_connection))
     app[keys.DB].set_publisher(hub.publish)
     heartbeat = app[keys.HEARTBEAT] = Heartbeat(config.ping_interval, config.pong_timeout, hub.close)
     yield
@@ -252,3 +254,4 @@ async def _close_sockets(app: web.Application) -> None:
         for sock in list(app[keys.SOCKETS]) if not sock.closed and sock not in live
     ]
     await asyncio.gather(hub.drain_closing(), *others, return_exceptions=True)
+    await app[keys.SIO].shutdown()

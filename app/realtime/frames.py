@@ -23,6 +23,21 @@ def event_frame(seq: int | None, wire: str, data_json: bytes, ts: int) -> bytes:
     )
 
 
+_EVENT_NAME_AT = b',"event":"'
+_DATA_AT = b'","data":'
+_TS_AT = b',"ts":'
+
+
+def event_parts(frame: bytes) -> tuple[str, bytes]:
+    """The wire name and the data JSON of an `event_frame`, sliced out without parsing.
+
+    Relies on event_frame's fixed layout: the name cannot hold a quote and `ts` comes last.
+    """
+    start = frame.index(_EVENT_NAME_AT) + len(_EVENT_NAME_AT)
+    end = frame.index(_DATA_AT, start)
+    return frame[start:end].decode(), frame[end + len(_DATA_AT):frame.rindex(_TS_AT)]
+
+
 def welcome_frame(
     *, conn_id: str, epoch: str, head: int, resume: str, ping_interval: float,
     pong_timeout: float, features: list[str], user: dict[str, Any], max_frame: int,

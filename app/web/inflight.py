@@ -9,7 +9,7 @@ from aiohttp import web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Long-lived requests are not "work in progress": a socket or a parked poll waits for hours.
-_LONG_LIVED = ("/ws", "/api/v1/events")
+_LONG_LIVED = ("/ws", "/api/v1/events", "/socket.io/")
 # A burst, not everyday traffic: a shop's own requests rarely overlap more than a few at a time,
 # a provider redelivering a backlog (or a benchmark) keeps dozens in flight.
 BURST = 4
