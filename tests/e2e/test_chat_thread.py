@@ -3,6 +3,8 @@ pill, a failed send with its reason and retry, notifications and the title badge
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from playwright.async_api import Page, expect
 
@@ -11,6 +13,37 @@ from tests.e2e.chat_helpers import api, api_token, inbound, pair_sandbox, seed_i
 from tests.e2e.conftest import Live
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+# The rendered rows of the thread, each with its message's text and local day, and whether a day
+# separator stands right above it (rows carry their message as `row.msg`).
+WINDOW_STATE = """
+(list) => [...list.children].filter((c) => c.msg).map((row) => ({
+  text: row.msg.body,
+  day: new Date(row.msg.created_at).toDateString(),
+  sep: Boolean(row.previousElementSibling && row.previousElementSibling.classList.contains("day-sep")),
+}))
+"""
+
+
+async def scroll_to_end(page: Page, end: str, text: str) -> None:
+    """Scroll like a reader toward the top or the bottom until `text` is the row at that end."""
+    edge = page.locator(".msg .text").first if end == "top" else page.locator(".msg .text").last
+    jump = "(el) => { el.scrollTop = 0; }" if end == "top" else "(el) => { el.scrollTop = el.scrollHeight; }"
+    for _ in range(40):
+        current = await edge.text_content()
+        if current == text:
+            return
+        await page.locator(".messages").evaluate(jump)
+        await expect(edge).not_to_have_text(current or "")      # a slice (or a page) came in
+    raise AssertionError(f"never reached {text!r} scrolling to the {end}")
+
+
+def check_window(rows: list[dict[str, object]], first: int, last: int, prefix: str) -> None:
+    """Rows first..last, in order, each once; a separator above a row iff its day changes."""
+    assert [r["text"] for r in rows] == [f"{prefix} {i:03d}" for i in range(first, last + 1)]
+    for prev, row in itertools.pairwise(rows):
+        assert row["sep"] == (row["day"] != prev["day"]), (prev, row)
+
 
 NOTIFICATION_STUB = """
 window.__notes = []; window.__asked = 0;
@@ -35,9 +68,11 @@ async def test_older_pages_keep_the_place_and_new_messages_wait_behind_a_pill(pa
     await expect(texts.last).to_have_text("mensaje 149")
     anchor = page.locator(".msg.in", has_text="mensaje 100")
     await page.locator(".messages").evaluate("(el) => { el.scrollTop = 0; }")
-    await expect(texts).to_have_count(150)                      # older pages came in above
-    await expect(texts.first).to_have_text("mensaje 000")
+    await expect(texts.first).not_to_have_text("mensaje 100")    # an older page came in above
     await expect(anchor).to_be_in_viewport()                    # the reader did not jump
+    await scroll_to_end(page, "top", "mensaje 000")
+    await expect(texts).to_have_count(150)
+    assert await texts.all_text_contents() == [f"mensaje {i:03d}" for i in range(150)]
     pill = page.locator(".new-pill")
     await expect(pill).to_be_hidden()
     await inbound(live, token, "56912340000", "mensaje nuevo")
@@ -47,6 +82,44 @@ async def test_older_pages_keep_the_place_and_new_messages_wait_behind_a_pill(pa
     await pill.click()
     await expect(page.locator(".msg.in", has_text="mensaje nuevo")).to_be_in_viewport()
     await expect(pill).to_be_hidden()
+    assert errors == []
+
+
+async def test_a_long_thread_keeps_a_bounded_window_in_order(page: Page, live: Live) -> None:
+    """Only a window of a long thread is in the DOM: scrolling to either end renders slices there
+    and drops them at the other, in order, with the day separators right (bench/ui_chat.py)."""
+    errors = watch_errors(page)
+    n = 330
+    await seed_inbound(live, [("56912347777", "Largo Pérez", f"largo {i:03d}") for i in range(n)],
+                       step_ms=25 * 60 * 1000)             # ~5.7 days: a few day separators
+    token = await api_token(live)
+    _, listing = await api(live, token, "GET", "/api/v1/conversations")
+    conv = listing["items"][0]["id"]
+    await sign_in(page, live, f"/chat/{conv}")
+    rows = page.locator(".msg")
+    await expect(page.locator(".msg .text").last).to_have_text(f"largo {n - 1:03d}")
+    await scroll_to_end(page, "top", "largo 000")
+    up = await page.locator(".messages-list").evaluate(WINDOW_STATE)
+    assert len(up) <= 200 and await rows.count() == len(up)   # the rows far below were dropped
+    check_window(up, 0, len(up) - 1, "largo")
+    assert sum(r["sep"] for r in up) >= 2
+    await scroll_to_end(page, "bottom", f"largo {n - 1:03d}")
+    down = await page.locator(".messages-list").evaluate(WINDOW_STATE)
+    assert len(down) <= 200
+    check_window(down, n - len(down), n - 1, "largo")
+    # A new message while at the bottom shows at once, no pill.
+    await page.locator(".messages").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
+    await inbound(live, token, "56912347777", "largo nuevo")
+    await expect(page.locator(".msg .text").last).to_have_text("largo nuevo")
+    await expect(page.locator(".new-pill")).to_be_hidden()
+    # Far up, with the newest rows dropped from the DOM: a new one waits behind the pill, which
+    # brings the newest rows back.
+    await scroll_to_end(page, "top", "largo 000")
+    await inbound(live, token, "56912347777", "largo otro")
+    await expect(page.locator(".new-pill")).to_be_visible()
+    await page.locator(".new-pill").click()
+    await expect(page.locator(".msg .text").last).to_have_text("largo otro")
+    await expect(page.locator(".msg .text").last).to_be_in_viewport()
     assert errors == []
 
 

@@ -1,12 +1,20 @@
 // The open thread: bubbles in / out, day separators, ticks, failed sends with a retry button,
 // older pages on scroll up (keeping the position), autoscroll only when at the bottom.
+//
+// Only a window of the thread's messages is in the DOM (at most WINDOW rows): scrolling toward
+// either end renders a slice there and drops one at the far end. Inserting a page above a few
+// thousand laid-out bubbles made the slowest frames of a long scroll up (bench/ui_chat.py); with
+// a bounded DOM each frame's work stays the same however long the thread grows.
 import { contactLabel, dayKey, el, formatDay, formatPhone, formatTime, initials, avatarColour } from "./format.js";
 import { fillAvatar, tick } from "./icons.js";
 import { t } from "./strings.js";
 
 const GROUP_MS = 5 * 60 * 1000;    // DESIGN: consecutive messages of one side within 5 min group
 const NEAR_BOTTOM_PX = 48;
-const LOAD_OLDER_WITHIN_PX = 300;
+const LOAD_OLDER_WITHIN_PX = 300;   // also how near an edge of the window a slice is rendered
+const WINDOW = 200;                 // rows in the DOM at most
+const SLICE = 40;                   // rows rendered (and dropped) at a time
+const FIRST_ROWS = 60;              // rows rendered when a conversation opens
 
 export class ThreadView {
   /**
@@ -48,7 +56,7 @@ export class ThreadView {
     this.updatePill();
     this.setHeader(item);
     this.setTyping("");
-    this.renderAll();
+    this.renderTail();
     this.scrollToBottom();
   }
 
@@ -68,12 +76,15 @@ export class ThreadView {
 
   setLoading(on) { this.older.hidden = !on; }
 
-  atBottom() {
+  atBottom() { return this.range()[1] === this.thread?.messages.length && this.atBottomPx(); }
+
+  atBottomPx() {
     const s = this.scroller;
     return s.scrollHeight - s.scrollTop - s.clientHeight < NEAR_BOTTOM_PX;
   }
 
   scrollToBottom() {
+    if (this.thread && this.range()[1] < this.thread.messages.length) this.renderTail();
     this.scroller.scrollTop = this.scroller.scrollHeight;
     this.unseen = 0;
     this.updatePill();
@@ -81,7 +92,13 @@ export class ThreadView {
 
   onScroll() {
     if (!this.thread) return;
-    if (this.scroller.scrollTop < LOAD_OLDER_WITHIN_PX && this.thread.hasOlder) this.opts.onLoadOlder();
+    const s = this.scroller;
+    if (s.scrollTop < LOAD_OLDER_WITHIN_PX) {
+      if (this.range()[0] > 0) this.extendUp();
+      else if (this.thread.hasOlder) this.opts.onLoadOlder();
+    }
+    if (s.scrollHeight - s.scrollTop - s.clientHeight < LOAD_OLDER_WITHIN_PX
+        && this.range()[1] < this.thread.messages.length) this.extendDown();
     if (this.atBottom() && this.unseen) { this.unseen = 0; this.updatePill(); this.opts.onSeenBottom(); }
   }
 
@@ -90,47 +107,108 @@ export class ThreadView {
     this.pill.querySelector(".pill-count").textContent = this.unseen > 1 ? String(this.unseen) : "";
   }
 
-  /** Build every row of the thread at once (opening a conversation). */
-  renderAll() {
-    const frag = document.createDocumentFragment();
-    let prev = null;
-    for (const m of this.thread.messages) {
-      this.appendRow(frag, m, prev);
-      prev = m;
-    }
-    this.list.append(frag);
-    if (!this.thread.messages.length) this.list.append(el("p", "thread-empty", t("thread_empty")));
+  /** The rendered rows as [first, end) indexes into the thread's messages ([0, 0) when none). */
+  range() {
+    const msgs = this.thread?.messages ?? [];
+    let first = this.list.firstElementChild;
+    while (first && !first.msg) first = first.nextElementSibling;
+    let last = this.list.lastElementChild;
+    while (last && !last.msg) last = last.previousElementSibling;
+    if (!first || !last) return [msgs.length, msgs.length];
+    return [msgs.indexOf(first.msg), msgs.indexOf(last.msg) + 1];
   }
 
+  /** Render the newest rows afresh (opening a conversation, jumping to the bottom). */
+  renderTail() {
+    this.nodes.clear();
+    this.list.replaceChildren();
+    const msgs = this.thread.messages;
+    const frag = document.createDocumentFragment();
+    for (let i = Math.max(0, msgs.length - FIRST_ROWS); i < msgs.length; i++) this.appendRow(frag, msgs[i], msgs[i - 1]);
+    this.list.append(frag);
+    if (!msgs.length) this.list.append(el("p", "thread-empty", t("thread_empty")));
+  }
+
+  /** A row (and the day separator above it, when its day differs from the message before). */
   appendRow(parent, m, prev) {
+    const row = this.makeRow(m, prev);
     if (!prev || dayKey(prev.created_at) !== dayKey(m.created_at)) {
       const sep = el("div", "day-sep");
       sep.append(el("span", "", formatDay(m.created_at)));
       sep.dataset.day = String(dayKey(m.created_at));
       parent.append(sep);
+      row.sep = sep;
     }
-    const row = this.makeRow(m, prev);
     parent.append(row);
     this.nodes.set(m.id, row);
   }
 
-  /** `count` older messages were put at the front of the thread: render them above. */
-  prependOlder(count) {
+  dropRow(row) {
+    row.sep?.remove();
+    row.remove();
+    this.nodes.delete(row.dataset.id);
+  }
+
+  /** Change the DOM above the reader without moving what they are reading. */
+  keepPlace(change) {
     const s = this.scroller;
-    const before = s.scrollHeight - s.scrollTop;
+    const fromEnd = s.scrollHeight - s.scrollTop;
+    change();
+    s.scrollTop = s.scrollHeight - fromEnd;
+  }
+
+  /** Render a slice above the first row; drop rows far below when over the window. */
+  extendUp() {
     const msgs = this.thread.messages;
+    const [lo, hi] = this.range();
+    const from = Math.max(0, lo - SLICE);
     const frag = document.createDocumentFragment();
-    let prev = null;
-    for (let i = 0; i < count; i++) { this.appendRow(frag, msgs[i], prev); prev = msgs[i]; }
-    // The old first row may now continue the group or share the day of the new last one.
-    const oldFirst = msgs[count];
-    if (oldFirst && prev && dayKey(prev.created_at) === dayKey(oldFirst.created_at)) {
-      const sep = this.list.querySelector(".day-sep");
-      if (sep && sep.nextElementSibling === this.nodes.get(oldFirst.id)) sep.remove();
+    // Built against each message's true predecessor: groups and day separators come out right.
+    for (let i = from; i < lo; i++) this.appendRow(frag, msgs[i], msgs[i - 1]);
+    this.keepPlace(() => this.list.prepend(frag));
+    let extra = hi - from - WINDOW;
+    for (let row = this.list.lastElementChild; extra > 0 && row;) {
+      // Step over the row's own separator, which goes with it.
+      const up = (row.sep ?? row).previousElementSibling;
+      if (row.msg) { this.dropRow(row); extra -= 1; }
+      row = up;
     }
-    this.list.prepend(frag);
-    if (oldFirst) this.regroup(oldFirst, prev);
-    s.scrollTop = s.scrollHeight - before;    // the reader stays on the same message
+  }
+
+  /** Render a slice below the last row; drop rows far above when over the window. */
+  extendDown() {
+    const msgs = this.thread.messages;
+    const [lo, hi] = this.range();
+    const to = Math.min(msgs.length, hi + SLICE);
+    const frag = document.createDocumentFragment();
+    for (let i = hi; i < to; i++) this.appendRow(frag, msgs[i], msgs[i - 1]);
+    this.list.append(frag);
+    let extra = to - lo - WINDOW;
+    if (extra <= 0) return;
+    this.keepPlace(() => {
+      for (let row = this.list.firstElementChild; extra > 0 && row;) {
+        const down = row.nextElementSibling;
+        if (row.msg) { this.dropRow(row); extra -= 1; }
+        row = down;
+      }
+    });
+  }
+
+  /** `count` older messages were put at the front of the thread: render a slice of them above. */
+  prependOlder(count) {
+    const msgs = this.thread.messages;
+    const [lo] = this.range();
+    if (lo !== count) return;               // the reader is not at the top: they render on the way
+    // The old first row may now continue the group or share the day of the message before it.
+    const oldFirst = msgs[count];
+    const prev = msgs[count - 1];
+    const node = this.nodes.get(oldFirst.id);
+    if (node?.sep && dayKey(prev.created_at) === dayKey(oldFirst.created_at)) {
+      node.sep.remove();
+      node.sep = null;
+    }
+    this.regroup(oldFirst, prev);
+    this.extendUp();
   }
 
   /** A new or changed message of the open thread. */
@@ -140,22 +218,30 @@ export class ThreadView {
     const msgs = this.thread.messages;
     const index = msgs.indexOf(m);
     if (index < 0) return;
-    const wasBottom = this.atBottom();
+    const [lo, hi] = this.range();
+    const mine = m.direction === "out" && (m.local || m.author?.id === this.opts.meId);
+    const wasBottom = hi >= msgs.length - 1 && this.atBottomPx();
+    if (index < lo) return;                  // above the window: rendered when scrolled to
+    if (index >= hi && hi < msgs.length - 1) {
+      // Below the window (the reader is far up): a new one waits behind the pill; mine jumps.
+      if (mine && index === msgs.length - 1) this.scrollToBottom();
+      else if (announce) { this.unseen += 1; this.updatePill(); }
+      return;
+    }
     this.list.querySelector(".thread-empty")?.remove();
     const next = msgs[index + 1];
     const nextNode = next ? this.nodes.get(next.id) : null;
     if (nextNode) {
-      // Out of order (rare): place it before its successor and keep the day separators right.
+      // Out of order (rare): place it before its successor, whose separator and group follow it.
       const frag = document.createDocumentFragment();
       this.appendRow(frag, m, msgs[index - 1]);
-      const sep = nextNode.previousElementSibling?.classList.contains("day-sep") ? nextNode.previousElementSibling : null;
-      this.list.insertBefore(frag, sep && dayKey(m.created_at) === Number(sep.dataset.day) ? sep : nextNode);
-      if (sep && dayKey(m.created_at) === Number(sep.dataset.day)) sep.remove();
+      this.list.insertBefore(frag, nextNode.sep ?? nextNode);
+      if (nextNode.sep && dayKey(m.created_at) === dayKey(next.created_at)) { nextNode.sep.remove(); nextNode.sep = null; }
+      this.regroup(next, m);
     } else {
       this.appendRow(this.list, m, msgs[index - 1]);
     }
     this.nodes.get(m.id)?.classList.add("fresh");
-    const mine = m.direction === "out" && m.author?.id === this.opts.meId;
     if (wasBottom || mine) {
       this.scrollToBottom();
     } else {
@@ -170,15 +256,16 @@ export class ThreadView {
     const node = this.nodes.get(tempId);
     if (!node) return;
     this.nodes.delete(tempId);
-    if (this.nodes.has(m.id)) { node.remove(); this.updateRow(this.nodes.get(m.id), m); return; }
+    if (this.nodes.has(m.id)) { this.dropRow(node); this.nodes.get(m.id).msg = m; this.updateRow(this.nodes.get(m.id), m); return; }
     node.dataset.id = m.id;
+    node.msg = m;
     this.nodes.set(m.id, node);
     this.updateRow(node, m);
   }
 
   remove(id) {
-    this.nodes.get(id)?.remove();
-    this.nodes.delete(id);
+    const node = this.nodes.get(id);
+    if (node) this.dropRow(node);
   }
 
   regroup(m, prev) {
@@ -196,6 +283,7 @@ export class ThreadView {
   makeRow(m, prev) {
     const row = el("div", `msg ${m.direction === "out" ? "out" : "in"}`);
     row.dataset.id = m.id;
+    row.msg = m;                      // the message it shows: the window's bounds are read from rows
     if (this.continues(m, prev)) row.classList.add("cont");
     const bubble = el("div", "bubble");
     const author = this.authorName(m);
