@@ -295,4 +295,22 @@ CREATE TABLE IF NOT EXISTS rt_event (
 DROP INDEX IF EXISTS rt_event_age;  -- retention bisects on seq instead (stream.prune)
 CREATE INDEX IF NOT EXISTS rt_event_key ON rt_event(tenant_id, coalesce_key) WHERE coalesce_key IS NOT NULL;
 
-PRAGMA user_version = 8;
+-- Opt-out (app/services/optout.py): the tenant's stop words (defaults while no row) and the
+-- phones bulk campaigns skip. Version 9.
+CREATE TABLE IF NOT EXISTS optout_settings (
+  tenant_id   INTEGER PRIMARY KEY REFERENCES tenants(id),
+  words       TEXT NOT NULL,                -- JSON array of strings
+  updated_at  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS suppressions (
+  id          INTEGER PRIMARY KEY,
+  tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+  phone       TEXT NOT NULL,                -- as contacts.phone
+  source      TEXT NOT NULL CHECK (source IN ('keyword', 'agent', 'import')),
+  created_by  INTEGER,                      -- the user who added it (source 'agent')
+  created_at  INTEGER NOT NULL,
+  UNIQUE (tenant_id, phone)
+) STRICT;
+CREATE INDEX IF NOT EXISTS suppressions_list ON suppressions(tenant_id, created_at DESC, id DESC);
+
+PRAGMA user_version = 9;

@@ -41,6 +41,7 @@ from app.web import (
     api_bulk_preview,
     api_inbox,
     api_media,
+    api_suppressions,
     api_tenant,
     api_whatsapp,
     headers,
@@ -99,6 +100,7 @@ def _routes(app: web.Application) -> None:
     api_media.setup_routes(app)
     api_whatsapp.setup_routes(app)
     api_bulk_preview.setup_routes(app)
+    api_suppressions.setup_routes(app)
     longpoll.setup_routes(app)
     webhooks.setup_routes(app)
     pages.setup_routes(app)

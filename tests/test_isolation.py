@@ -40,7 +40,7 @@ B_PHONE, B_PHONE2 = "56977777771", "56977777772"
 class IdCase:
     """A route naming an object by id: what kind of id, the request, and the owner's answer."""
 
-    kind: str  # "conversation" or "user"
+    kind: str  # "conversation", "user" or "suppression"
     owner_status: int
     json: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -55,6 +55,7 @@ ID_CASES: dict[tuple[str, str], IdCase] = {
     ("PATCH", "/api/v1/users/{id}"): IdCase("user", 200, {"disabled": True}),
     ("POST", "/api/v1/users/{id}/password-reset"): IdCase("user", 200),
     ("GET", "/api/v1/media/{id}"): IdCase("media", 200),
+    ("DELETE", "/api/v1/suppressions/{phone}"): IdCase("suppression", 204),
 }
 
 # Routes without an id, and the test that shows they stay inside the caller's tenant.
@@ -79,6 +80,10 @@ OTHER_CASES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/sandbox/inbound"): "test_sandbox_inbound_never_reaches_the_other_tenant",
     ("GET", "/api/v1/events"): "test_*_long_poll_* and test_replay_*",
     ("POST", "/api/v1/bulk/preview"): "tests/test_bulk_preview.py::test_contacts_source_is_the_callers_tenant_only",
+    ("GET", "/api/v1/suppressions"): "tests/test_optout.py::test_lists_never_cross_tenants",
+    ("POST", "/api/v1/suppressions"): "tests/test_optout.py::test_lists_never_cross_tenants",
+    ("GET", "/api/v1/optout"): "tests/test_optout.py::test_lists_never_cross_tenants",
+    ("PUT", "/api/v1/optout"): "tests/test_optout.py::test_lists_never_cross_tenants",
 }
 
 
@@ -141,8 +146,9 @@ async def test_foreign_ids_answer_like_missing_ones(client: TestClient, alice: A
     await bob.inbound(phone=B_PHONE, body="globex propio")
     a_photo = (await alice.inbound(phone=A_PHONE2, body="", media=A_PHOTO))["message_id"]
     await client.app[keys.MEDIA_FETCHER].idle()
+    assert (await alice.post("/api/v1/suppressions", {"phone": A_PHONE})).status == 201
     foreign = {"conversation": [a_conv], "user": [str(a_agent.user_id), str(alice.user_id)],
-               "media": [a_photo]}
+               "media": [a_photo], "suppression": [A_PHONE]}
     id_routes = [r for r in api_routes(client) if "{" in r[1]]
     assert len(id_routes) >= len(ID_CASES)
     for method, path in sorted(id_routes):

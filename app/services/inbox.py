@@ -10,7 +10,7 @@ from typing import Any
 
 from app.db import Database, Tx
 from app.realtime.hub import Hub
-from app.services import link, messages
+from app.services import link, messages, optout
 from app.services.messages import TenantRef
 from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
@@ -56,6 +56,7 @@ class Inbox:
                 self._touch(tx, tenant_id)
                 if msg.media is not None:
                     tx.after_commit.append(self.on_media)
+                self._after_inbound(tx, ref, msg, result)
             return result
 
         result = await self._db.write(write)
@@ -79,9 +80,12 @@ class Inbox:
             try:
                 with tx.savepoint() if isolate else nullcontext():
                     if isinstance(item, InboundMessage):
-                        fresh = not messages.ingest_inbound(tx, tenant, item).duplicate
+                        ingested = messages.ingest_inbound(tx, tenant, item)
+                        fresh = not ingested.duplicate
                         new += fresh
                         files = files or (fresh and item.media is not None)
+                        if fresh:
+                            self._after_inbound(tx, tenant, item, ingested)
                     else:
                         messages.set_status_by_wa_id(tx, tenant.id, item.wa_id, item.status,
                                                      item.error)
@@ -95,6 +99,11 @@ class Inbox:
         if files:
             tx.after_commit.append(self.on_media)
         return new, failed
+
+    def _after_inbound(self, tx: Tx, tenant: TenantRef, msg: InboundMessage, ingested: Ingested) -> None:
+        """Inside the write of a new (not duplicate) inbound message: what it sets off."""
+        if optout.handle_inbound(tx, tenant, msg, ingested):
+            tx.after_commit.append(lambda: self.on_queued())
 
     async def status(self, tenant_id: int, update: StatusUpdate) -> None:
         """Apply a receipt (forward-only)."""
