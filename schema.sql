@@ -313,4 +313,10 @@ CREATE TABLE IF NOT EXISTS suppressions (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS suppressions_list ON suppressions(tenant_id, created_at DESC, id DESC);
 
-PRAGMA user_version = 9;
+-- One row, rewritten by GET /healthz to prove the database takes a real write (no tenant data).
+CREATE TABLE IF NOT EXISTS health_probe (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  checked_at  INTEGER NOT NULL
+) STRICT;
+
+PRAGMA user_version = 10;

@@ -55,6 +55,7 @@ class Config:
     allow_custom_api_base: bool = False
     wal_limit_mb: int = 64               # the WAL is checkpointed and cut back past this size
     log_level: str = "INFO"
+    metrics_token: str = ""              # /metrics wants it as a bearer token; empty: local only
 
     @property
     def data_dir(self) -> Path:
@@ -166,4 +167,5 @@ def load_config(
         allow_custom_api_base=env.get("CONDORITO_ALLOW_CUSTOM_API_BASE", "") in ("1", "true", "yes"),
         wal_limit_mb=_env_int(env, "CONDORITO_WAL_LIMIT_MB", 64),
         log_level=env.get("CONDORITO_LOG_LEVEL", "INFO").upper(),
+        metrics_token=env.get("CONDORITO_METRICS_TOKEN", "").strip(),
     )

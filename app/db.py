@@ -141,6 +141,8 @@ class Database:
         self.longest_hold = 0.0  # seconds, the longest BEGIN..COMMIT so far (for benchmarks)
         self.holds: list[float] | None = None  # a benchmark sets a list: every BEGIN..COMMIT
         self._cache: dict[str, Any] = {}  # the writer's memory across transactions
+        # Told (seconds BEGIN..COMMIT, writes in the batch) after each commit: /metrics.
+        self.on_batch: Callable[[float, int], None] | None = None
 
     def set_busy_probe(self, busy: Callable[[], bool]) -> None:
         """Tell the writer when requests are in progress (background writes then wait)."""
@@ -296,6 +298,8 @@ class Database:
             self.longest_hold = max(self.longest_hold, held)
             if self.holds is not None:
                 self.holds.append(held)
+            if self.on_batch is not None:
+                self.on_batch(held, len(batch.outcomes))
             self._finish_batch(batch)
             await self.wal.after_batch(conn)
 

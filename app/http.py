@@ -7,7 +7,7 @@ from aiohttp import web
 from app.errors import Invalid
 
 # Paths answered with JSON (errors too) and never redirected to the login page.
-API_PREFIXES = ("/api/", "/ws", "/webhooks/")
+API_PREFIXES = ("/api/", "/ws", "/webhooks/", "/healthz", "/metrics")
 
 
 def is_api(request: web.Request) -> bool:

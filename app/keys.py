@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from app.auth.throttle import LoginThrottle
     from app.config import Config
     from app.db import Database
+    from app.metrics import Metrics
     from app.realtime.heartbeat import Heartbeat
     from app.realtime.hub import Hub
     from app.realtime.sio import SocketIODoor
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from app.services.tenants import Directory
     from app.services.webhook_queue import WebhookQueue
     from app.web.inflight import InFlight
+    from app.web.ops import HealthCheck
     from app.whatsapp.cloud import CloudProvider
     from app.whatsapp.sandbox import SandboxProvider
 
@@ -56,6 +58,8 @@ INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
 MEDIA_STORE: web.AppKey[MediaStore] = web.AppKey("media_store")
 MEDIA_FETCHER: web.AppKey[MediaFetcher] = web.AppKey("media_fetcher")
 SIO: web.AppKey[SocketIODoor] = web.AppKey("sio")  # the Socket.IO door (app/realtime/sio.py)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+HEALTH: web.AppKey[HealthCheck] = web.AppKey("health")
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")

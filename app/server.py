@@ -22,6 +22,7 @@ from app.config import Config
 from app.db import Database
 from app.gc_policy import GcPolicy
 from app.i18n import client_text, t
+from app.metrics import Metrics
 from app.realtime import const, longpoll, sio, ws
 from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
@@ -46,6 +47,7 @@ from app.web import (
     api_whatsapp,
     headers,
     inbox_calls,
+    ops,
     pages,
     pages_bulk,
     pages_chat,
@@ -77,6 +79,7 @@ def create_app(config: Config) -> web.Application:
     app[keys.INFLIGHT] = inflight
     app[keys.CONFIG] = config
     app[keys.SOCKETS] = weakref.WeakSet()
+    app[keys.METRICS] = Metrics(hub=lambda: app.get(keys.HUB), db=lambda: app.get(keys.DB))
     env = aiohttp_jinja2.setup(
         app, loader=jinja2.FileSystemLoader(str(ROOT / "templates")), autoescape=True
     )
@@ -107,6 +110,7 @@ def _routes(app: web.Application) -> None:
     pages_chat.setup_routes(app)
     pages_bulk.setup_routes(app)
     pages_shell.setup_routes(app)
+    ops.setup_routes(app)
     app.router.add_static("/static/", ROOT / "static", name="static")
 
 
@@ -129,6 +133,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     config = app[keys.CONFIG]
     db = Database(config.db_path, wal_limit=config.wal_limit_mb * 1024 * 1024)
     db.set_busy_probe(app[keys.INFLIGHT].busy)
+    db.on_batch = app[keys.METRICS].write_batch_done
     await db.open()
     app[keys.DB] = db
     yield
@@ -206,6 +211,7 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
 async def _outbox(app: web.Application) -> AsyncIterator[None]:
     outbox = app[keys.OUTBOX] = OutboxWorker(app[keys.DB], app[keys.PROVIDERS])
     app[keys.INBOX].on_queued = outbox.wake
+    outbox.on_failed = app[keys.METRICS].send_error
     await outbox.start()
     yield
     await outbox.stop()

@@ -11,6 +11,7 @@ from typing import Any
 from app import jsonenc
 from app.auth.principal import Principal
 from app.clock import now_ms
+from app.realtime import const
 from app.realtime.connection import Connection
 from app.realtime.stream import StreamEvent, build_event
 
@@ -52,6 +53,9 @@ class Hub:
         self._closing: set[asyncio.Task[Any]] = set()
         self.events_published = 0
         self.deliveries = 0
+        # Read by /metrics when scraped (app/metrics.py): plain dicts, one update per event.
+        self.published_by_name: dict[str, int] = {}
+        self.closes_by_reason: dict[str, int] = {}
 
     def set_closer(self, closer: Closer) -> None:
         """How to close a socket with a code (set by the WebSocket handler module)."""
@@ -123,8 +127,10 @@ class Hub:
         """Fan committed events out, in order. Runs on the loop; never awaits."""
         tenants = self._tenants
         waiters = self._waiters
+        by_name = self.published_by_name
         for ev in events:
             self.events_published += 1
+            by_name[ev.name] = by_name.get(ev.name, 0) + 1
             conns = tenants.get(ev.tenant_id)
             if conns:
                 seq, frame, wire, audience = ev.seq, ev.frame, ev.wire, ev.audience
@@ -147,6 +153,7 @@ class Hub:
     ) -> None:
         """Send a never-stored event (typing, presence, QR) to whoever is connected now."""
         ev = build_event(tenant_id, None, name, jsonenc.dumps(data), now_ms(), audience)
+        self.published_by_name[name] = self.published_by_name.get(name, 0) + 1
         for conn in list(self._tenants.get(tenant_id, ())):
             if conn is not exclude and conn.ident.accepts(audience):
                 conn.push(None, ev.frame, ev.wire)
@@ -178,6 +185,10 @@ class Hub:
             parked.discard(waiter)
             if not parked:
                 del self._waiters[tenant_id]
+
+    def poll_count(self) -> int:
+        """Long-polls parked now, over every tenant (for /metrics)."""
+        return sum(len(parked) for parked in self._waiters.values())
 
     def polls_of(self, tenant_id: int, user_id: int) -> int:
         """How many polls a user has parked."""
@@ -227,6 +238,8 @@ class Hub:
             self._next_flush = self._loop.time() + min(took * FLUSH_PACING, MAX_FLUSH_WAIT)
 
     def _close(self, conn: Connection, code: int, message: str) -> None:
+        reason = const.CLOSE_NAMES.get(code, str(code))
+        self.closes_by_reason[reason] = self.closes_by_reason.get(reason, 0) + 1
         task = self._closer(conn, code, message)
         if task is not None:
             self._closing.add(task)

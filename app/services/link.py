@@ -66,3 +66,14 @@ def paired_sandboxes(conn: sqlite3.Connection) -> list[tuple[int, str]]:
         " WHERE t.provider = 'sandbox' AND s.state = 'connected'"
     ).fetchall()
     return [(r[0], r[1] or "") for r in rows]
+
+
+def summary(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
+    """Over every tenant, for /healthz and /metrics: how many tenants per (provider, state).
+
+    Counts only: no tenant is named, so the answer can be public."""
+    rows = conn.execute(
+        "SELECT t.provider, COALESCE(s.state, 'stopped'), COUNT(*) FROM tenants t"
+        " LEFT JOIN whatsapp_sessions s ON s.tenant_id = t.id GROUP BY 1, 2"
+    ).fetchall()
+    return {(r[0], r[1]): r[2] for r in rows}

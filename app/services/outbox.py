@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from collections.abc import Callable
 
 from app.clock import now_ms
 from app.db import Database, Tx
@@ -59,6 +61,12 @@ def failed(tx: Tx, tenant_id: int, msg: OutboundMessage, code: str) -> None:
     messages.set_status(tx, tenant_id, msg.message_id, "failed", code)
 
 
+def depth(conn: sqlite3.Connection) -> int:
+    """Sends queued or in flight over every tenant (/metrics; a count, no tenant's data)."""
+    return conn.execute(
+        "SELECT COUNT(*) FROM outbox WHERE state IN ('queued', 'sending')").fetchone()[0]
+
+
 def recover(tx: Tx) -> int:
     """At start-up: sends interrupted mid-call are flagged, not repeated."""
     rows = tx.execute("SELECT id, tenant_id, message_id FROM outbox WHERE state = 'sending'").fetchall()
@@ -79,6 +87,7 @@ class OutboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._sem = asyncio.Semaphore(SEND_CONCURRENCY)
         self._inflight: set[asyncio.Task[None]] = set()
+        self.on_failed: Callable[[str], None] = lambda code: None  # /metrics counts by code
 
     def wake(self) -> None:
         """New rows are queued."""
@@ -118,12 +127,14 @@ class OutboxWorker:
             wa_id = await provider.send(tenant_id, msg)
         except ProviderError as exc:
             code = exc.code
+            self.on_failed(code)
             await self._db.write(lambda tx: failed(tx, tenant_id, msg, code))
             log.info("send refused", extra={"fields": {"tenant": tenant_id, "outbox": msg.outbox_id,
                                                        "code": code}})
             return
         except Exception:
             log.exception("send crashed", extra={"fields": {"tenant": tenant_id, "outbox": msg.outbox_id}})
+            self.on_failed("provider_error")
             await self._db.write(lambda tx: failed(tx, tenant_id, msg, "provider_error"))
             return
         finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 
 from aiohttp import web
 
@@ -65,7 +66,22 @@ async def handle_verify(request: web.Request) -> web.Response:
 
 @public
 async def handle_post(request: web.Request) -> web.Response:
-    """POST: verify the signature on the raw bytes, commit every item, then answer 200."""
+    """POST: counted and timed for /metrics (by status, errors included)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await _accept(request)
+        status = response.status
+        return response
+    except (AppError, web.HTTPException) as exc:
+        status = exc.status
+        raise
+    finally:
+        request.app[keys.METRICS].webhook_done(status, started)
+
+
+async def _accept(request: web.Request) -> web.Response:
+    """Verify the signature on the raw bytes, commit every item, then answer 200."""
     tenant_id, settings = await _cloud_tenant(request)
     body = await read_limited(request, WEBHOOK_MAX_BYTES)
     if not signature_ok(settings.app_secret, body,
