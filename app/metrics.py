@@ -13,17 +13,31 @@ Other modules reach the metrics through `app[keys.METRICS]`, e.g. the bulk runne
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from app.db import Database
-    from app.realtime.hub import Hub
+
+# What the collector reads of the hub and the database (a leaf module names no layer above it).
+class Hub(Protocol):
+    """app.realtime.hub.Hub, as far as /metrics reads it."""
+
+    published_by_name: dict[str, int]
+    closes_by_reason: dict[str, int]
+
+    def all_connections(self) -> Sequence[Any]: ...
+    def poll_count(self) -> int: ...
+
+
+class Database(Protocol):
+    """app.db.Database, as far as /metrics reads it."""
+
+    batches: int
+    jobs: int
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds: a webhook is acknowledged after its commit (~1-10 ms here); a write batch holds the
