@@ -62,9 +62,9 @@ async def test_metrics_counters_move_by_the_traffic(alice: Actor, bob: Actor) ->
         await next_event(ws, "new_message")
     # A reply while the sandbox is not paired: the send fails with a code.
     conv = (await (await bob.get("/api/v1/conversations")).json())["items"][0]["id"]
+    bob_ws, _ = await bob.ws()
     sent = await bob.post(f"/api/v1/conversations/{conv}/messages", {"body": "hola"})
     assert sent.status in (201, 202), await sent.text()
-    bob_ws, _ = await bob.ws()
     await next_event(bob_ws, "message_status")
     # The bulk runner reports recipients through the shared instrument.
     client.app[keys.METRICS].bulk_recipient("sent", 4)
