@@ -273,6 +273,14 @@ rt.on("message_status", whenReady((d) => {
   if (m && state.openId === d.conversation_id) threadView.upsert(m);
 }));
 
+rt.on("message_media", whenReady((d) => {
+  // A photo, voice note... finished downloading (or failed): redraw its part of the bubble.
+  const m = cache.peekThread(d.conversation_id)?.byId.get(d.message_id);
+  if (!m) return;
+  m.media = d.media;
+  if (state.openId === d.conversation_id) threadView.upsert(m);
+}));
+
 rt.on("conversation_updated", whenReady((item) => applyItem(item)));
 rt.on("stats_updated", (stats) => notifier.setUnread(stats.unread));
 rt.on("whatsapp_authenticated", () => setWhatsapp("connected"));

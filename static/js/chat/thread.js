@@ -7,6 +7,7 @@
 // a bounded DOM each frame's work stays the same however long the thread grows.
 import { contactLabel, dayKey, el, formatDay, formatPhone, formatTime, initials, avatarColour } from "./format.js";
 import { fillAvatar, tick } from "./icons.js";
+import { mediaKey, renderMedia } from "./media.js";
 import { t } from "./strings.js";
 
 const GROUP_MS = 5 * 60 * 1000;    // DESIGN: consecutive messages of one side within 5 min group
@@ -288,7 +289,10 @@ export class ThreadView {
     const bubble = el("div", "bubble");
     const author = this.authorName(m);
     if (author) bubble.append(el("div", "author", author));
-    if (m.type && m.type !== "text") {
+    if (m.media) {
+      bubble.append(renderMedia(m));
+      bubble.dataset.media = mediaKey(m.media);
+    } else if (m.type && m.type !== "text") {
       const media = el("div", "media");
       media.append(el("span", "media-kind", t(`media_${m.type}`) || t("media_other")));
       media.append(el("span", "media-note", t("media_placeholder")));
@@ -315,8 +319,13 @@ export class ThreadView {
 
   /** Status-dependent parts: the tick, the failure line and its retry button. */
   updateRow(row, m) {
-    if (m.direction !== "out") return;
     const { bubble, meta } = row.parts;
+    if (m.media && bubble.dataset.media !== mediaKey(m.media)) {
+      // The file became ready (or failed): redraw just that part, in place.
+      bubble.querySelector(".media-slot")?.replaceWith(renderMedia(m));
+      bubble.dataset.media = mediaKey(m.media);
+    }
+    if (m.direction !== "out") return;
     const status = m.local && m.status !== "failed" ? "queued" : m.status;
     const old = meta.querySelector(".tick");
     if (old?.dataset.status !== status) {
