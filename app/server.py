@@ -29,6 +29,7 @@ from app.realtime.hub import Hub
 from app.services import link, whatsapp_config
 from app.services.inbox import Inbox
 from app.services.media_fetcher import MediaFetcher
+from app.services.media_out import OutboundFiles
 from app.services.media_store import MediaStore
 from app.services.outbox import OutboxWorker
 from app.services.providers import ProviderRegistry
@@ -44,6 +45,7 @@ from app.web import (
     api_media,
     api_suppressions,
     api_tenant,
+    api_upload,
     api_whatsapp,
     headers,
     inbox_calls,
@@ -101,6 +103,7 @@ def _routes(app: web.Application) -> None:
     api_tenant.setup_routes(app)
     api_inbox.setup_routes(app)
     api_media.setup_routes(app)
+    api_upload.setup_routes(app)
     api_whatsapp.setup_routes(app)
     api_bulk_preview.setup_routes(app)
     api_suppressions.setup_routes(app)
@@ -118,7 +121,7 @@ def _routes(app: web.Application) -> None:
 # fails to start, aiohttp's cleanup closes exactly those that started before it, in reverse.
 def _resources() -> tuple[Callable[[web.Application], AsyncIterator[None]], ...]:
     return (_gc_policy, _database, _hub, _auth, _stats, _search, _inbox, _http_client,
-            _providers, _outbox, _media, _webhook_queue, _retention, _started)
+            _providers, _media, _outbox, _webhook_queue, _retention, _started)
 
 
 async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
@@ -209,7 +212,8 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _outbox(app: web.Application) -> AsyncIterator[None]:
-    outbox = app[keys.OUTBOX] = OutboxWorker(app[keys.DB], app[keys.PROVIDERS])
+    outbox = app[keys.OUTBOX] = OutboxWorker(app[keys.DB], app[keys.PROVIDERS],
+                                             OutboundFiles(app[keys.DB], app[keys.MEDIA_STORE]))
     app[keys.INBOX].on_queued = outbox.wake
     outbox.on_failed = app[keys.METRICS].send_error
     await outbox.start()

@@ -6,9 +6,11 @@ added without deciding how its isolation is tested.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -44,6 +46,7 @@ class IdCase:
     owner_status: int
     json: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    upload: bool = False  # a multipart body with a small PNG (attachments)
 
 
 ID_CASES: dict[tuple[str, str], IdCase] = {
@@ -56,6 +59,7 @@ ID_CASES: dict[tuple[str, str], IdCase] = {
     ("POST", "/api/v1/users/{id}/password-reset"): IdCase("user", 200),
     ("GET", "/api/v1/media/{id}"): IdCase("media", 200),
     ("DELETE", "/api/v1/suppressions/{phone}"): IdCase("suppression", 204),
+    ("POST", "/api/v1/conversations/{id}/media"): IdCase("conversation", 201, upload=True),
 }
 
 # Routes without an id, and the test that shows they stay inside the caller's tenant.
@@ -94,8 +98,13 @@ def fast_receipts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def request(actor: Actor, method: str, path: str, case: IdCase) -> tuple[int, Any]:
-    resp = await actor.client.request(method, path, json=case.json,
-                                      headers={**actor.headers, **case.headers})
+    if case.upload:
+        form = aiohttp.FormData()
+        form.add_field("file", base64.b64decode(A_PHOTO["data"]), content_type="image/png", filename="a.png")
+        resp = await actor.client.request(method, path, data=form, headers={**actor.headers, **case.headers})
+    else:
+        resp = await actor.client.request(method, path, json=case.json,
+                                          headers={**actor.headers, **case.headers})
     body = await resp.json() if resp.content_type == "application/json" else await resp.read()
     return resp.status, body
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.db import Database, Tx
 from app.realtime.hub import Hub
-from app.services import link, messages, optout
+from app.services import link, media, messages, optout
 from app.services.messages import TenantRef
 from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
@@ -138,6 +138,26 @@ class Inbox:
         def write(tx: Tx) -> tuple[dict[str, Any], bool]:
             message, created = messages.queue_outbound(
                 tx, ref, conversation_id, body, idempotency_key=key, author_user_id=user_id
+            )
+            if created:
+                self._touch(tx, tenant_id)
+                tx.after_commit.append(self.on_queued)
+            return message, created
+
+        return await self._db.write(write)
+
+    async def send_file(
+        self, tenant_id: int, user_id: int, conversation_id: int, caption: str,
+        file: media.OutboundFile, idempotency_key: str | None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Queue an attachment (already stored) like a reply; the same key answers the same one."""
+        ref = await self._ref(tenant_id)
+        key = idempotency_key or "auto:" + secrets.token_urlsafe(16)
+
+        def write(tx: Tx) -> tuple[dict[str, Any], bool]:
+            message, created = messages.queue_outbound(
+                tx, ref, conversation_id, caption, idempotency_key=key, author_user_id=user_id,
+                file=file,
             )
             if created:
                 self._touch(tx, tenant_id)

@@ -89,6 +89,58 @@ def add_inbound(tx: Tx, tenant_id: int, message_id: int, media: InboundMedia, no
     return media_object(message_id, media.kind, mime, None, filename, "pending", None)
 
 
+# What an agent may attach (WhatsApp sends these as `image` or `document`), and the most bytes
+# we take of each through our server: Meta's image limit; documents are bounded below Meta's
+# 100 MB because an upload is held in memory while it is checked and stored.
+UPLOAD_IMAGE_TYPES = frozenset({"image/jpeg", "image/png"})
+UPLOAD_DOCUMENT_TYPES = frozenset({
+    "application/pdf", "text/plain", "text/csv", "application/zip",
+    "application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+})
+UPLOAD_LIMITS = {"image": MEDIA_LIMITS["image"], "document": 16 * 1024 * 1024}
+MAX_CAPTION = 1024  # WhatsApp's caption limit
+# The first bytes of the image types we accept: a declared type the bytes contradict is refused.
+_SIGNATURES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+
+
+def upload_kind(mime: str) -> str | None:
+    """`image` or `document` for a type an agent may send, else None."""
+    if mime in UPLOAD_IMAGE_TYPES:
+        return "image"
+    return "document" if mime in UPLOAD_DOCUMENT_TYPES else None
+
+
+def content_matches(mime: str, head: bytes) -> bool:
+    """For images, the bytes start as their type says (documents are not sniffed)."""
+    signature = _SIGNATURES.get(mime)
+    return signature is None or head.startswith(signature)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundFile:
+    """An attachment already stored (by digest), to go out with a message."""
+
+    kind: str
+    mime: str
+    size: int
+    sha256: str
+    filename: str
+
+
+def add_outbound(tx: Tx, tenant_id: int, message_id: int, file: OutboundFile, now: int) -> None:
+    """An agent's attachment: stored before the message exists, so it is ready at once."""
+    tx.execute(
+        "INSERT INTO media (message_id, tenant_id, kind, mime, size, sha256, filename, state,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'ready', ?, ?)",
+        (message_id, tenant_id, file.kind, file.mime, file.size, file.sha256,
+         safe_filename(file.filename) or None, now, now),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class PendingDownload:
     """One file to fetch."""

@@ -128,11 +128,16 @@ def check_body(body: Any) -> str:
 def queue_outbound(
     tx: Tx, tenant: TenantRef, conversation_id: int, body: str, *, idempotency_key: str,
     author_kind: str = "user", author_user_id: int | None = None,
+    file: media.OutboundFile | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Queue a reply: message row + outbox row + events. Returns (message, created)."""
+    """Queue a reply: message row + outbox row + events. Returns (message, created).
+
+    With `file` (an attachment already stored) the message is of its kind and `body` is the
+    caption, possibly empty.
+    """
     # Every sender (agents, bot, bulk) passes here; a no-op for a body check_body cleaned.
     body = clean_text(body)
-    fingerprint = request_hash(conversation_id, body)
+    fingerprint = request_hash(conversation_id, body if file is None else f"{body}\x00{file.sha256}")
     existing = tx.execute(
         "SELECT message_id, request_hash FROM outbox WHERE tenant_id = ? AND idempotency_key = ?",
         (tenant.id, idempotency_key),
@@ -152,10 +157,13 @@ def queue_outbound(
     now = now_ms()
     message_id = tx.execute(
         "INSERT INTO messages (tenant_id, conversation_id, direction, type, body, status,"
-        " author_kind, author_user_id, created_at) VALUES (?, ?, 'out', 'text', ?, 'queued', ?, ?, ?)"
+        " author_kind, author_user_id, created_at) VALUES (?, ?, 'out', ?, ?, 'queued', ?, ?, ?)"
         " RETURNING id",
-        (tenant.id, conversation_id, body, author_kind, author_user_id, now),
+        (tenant.id, conversation_id, file.kind if file else "text", body, author_kind,
+         author_user_id, now),
     ).fetchone()[0]
+    if file is not None:
+        media.add_outbound(tx, tenant.id, message_id, file, now)
     stats.count_message(tx, tenant.id, "out", now)
     tx.execute(
         "INSERT INTO outbox (tenant_id, message_id, idempotency_key, request_hash, created_at,"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from app.clock import now_ms
 from app.db import Database, Tx
@@ -80,9 +80,11 @@ def recover(tx: Tx) -> int:
 class OutboxWorker:
     """One background task draining the outbox whenever it is woken."""
 
-    def __init__(self, db: Database, providers: ProviderRegistry) -> None:
+    def __init__(self, db: Database, providers: ProviderRegistry,
+                 files: Callable[[int, OutboundMessage], Awaitable[OutboundMessage]] | None = None) -> None:
         self._db = db
         self._providers = providers
+        self._files = files  # adds an attachment's bytes (app/services/media_out.py)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._sem = asyncio.Semaphore(SEND_CONCURRENCY)
@@ -124,6 +126,8 @@ class OutboxWorker:
     async def _send(self, tenant_id: int, msg: OutboundMessage) -> None:
         try:
             provider = await self._providers.for_tenant(tenant_id)
+            if self._files is not None:
+                msg = await self._files(tenant_id, msg)
             wa_id = await provider.send(tenant_id, msg)
         except ProviderError as exc:
             code = exc.code

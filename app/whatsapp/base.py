@@ -93,13 +93,24 @@ class QrCode:
 
 
 @dataclass(frozen=True, slots=True)
+class OutboundMedia:
+    """A file to send (the domain read it from storage; providers get the bytes)."""
+
+    kind: str            # image | document
+    mime: str
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """A send the outbox asks for."""
 
     outbox_id: int
     message_id: int
     to: str
-    body: str
+    body: str            # the text, or the caption of `media`
+    media: OutboundMedia | None = None
 
 
 class ProviderError(AppError):

@@ -200,6 +200,10 @@ class CloudProvider:
             raise ProviderError("cloud_not_configured")
         body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": msg.to,
                 "type": "text", "text": {"body": msg.body, "preview_url": False}}
+        if msg.media is not None:  # uploaded first, then sent by its media id
+            body.pop("text")
+            body["type"] = msg.media.kind
+            body[msg.media.kind] = media_payload(msg, await self.upload_media(settings, msg))
         url = f"{settings.api_base.rstrip('/')}/{settings.phone_number_id}/messages"
         try:
             async with self._session.post(
@@ -260,3 +264,39 @@ class CloudProvider:
                 return FetchedMedia(b"".join(chunks), mime)
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ProviderError("provider_unreachable", str(exc)[:200], retryable=True) from None
+
+    async def upload_media(self, settings: CloudSettings, msg: OutboundMessage) -> str:
+        """POST /{phone_number_id}/media (multipart `file`, `type`, `messaging_product`) -> its id."""
+        assert msg.media is not None
+        form = aiohttp.FormData(quote_fields=False)
+        form.add_field("messaging_product", "whatsapp")
+        form.add_field("type", msg.media.mime)
+        form.add_field("file", msg.media.data, content_type=msg.media.mime,
+                       filename=msg.media.filename or f"{msg.media.kind}")
+        url = f"{settings.api_base.rstrip('/')}/{settings.phone_number_id}/media"
+        try:
+            async with self._session.post(
+                url, data=form, headers={"Authorization": f"Bearer {settings.access_token}"},
+                timeout=aiohttp.ClientTimeout(total=MEDIA_TIMEOUT),
+            ) as resp:
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ProviderError("provider_unreachable", str(exc)[:200], retryable=True) from None
+        if resp.status >= 400 or not isinstance(data, dict) or not data.get("id"):
+            err = (data or {}).get("error") or {} if isinstance(data, dict) else {}
+            code = err.get("code") if isinstance(err, dict) else None
+            raise ProviderError(f"wa_{code}" if code else f"http_{resp.status}",
+                                retryable=code in RETRYABLE or resp.status >= 500)
+        return str(data["id"])
+
+
+def media_payload(msg: OutboundMessage, media_id: str) -> dict[str, str]:
+    """The `image` / `document` object of a send by media id (caption optional, a name for
+    documents so the customer's phone shows it)."""
+    assert msg.media is not None
+    obj = {"id": media_id}
+    if msg.body:
+        obj["caption"] = msg.body
+    if msg.media.kind == "document" and msg.media.filename:
+        obj["filename"] = msg.media.filename
+    return obj

@@ -8,6 +8,7 @@ import base64
 import io
 import os
 import re
+import tempfile
 import wave
 from pathlib import Path
 from typing import Any
@@ -124,3 +125,55 @@ async def test_media_screenshots(browser: Browser, live: Live, tmp_path: Path) -
         await page.wait_for_load_state("networkidle")
         await ctx.close()
         assert errors == []
+
+
+def png_photo() -> bytes:
+    img = Image.new("RGB", (320, 240), (250, 214, 90))
+    ImageDraw.Draw(img).ellipse((100, 60, 220, 180), fill=(200, 60, 40))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_an_agent_attaches_a_photo_from_the_keyboard(page: Page, live: Live) -> None:
+    errors = watch_errors(page)
+    token = await api_token(live)
+    await pair_sandbox(live, token)
+    conv = (await inbound(live, token, "56987654321", "¿Me mandas una foto del modelo?",
+                          name="María José Fuentes"))["conversation_id"]
+    await sign_in(page, live, f"/chat/{conv}")
+    attach = page.get_by_role("button", name="Adjuntar foto o documento")
+    await expect(attach).to_be_enabled()
+    bar = page.locator(".attach-bar")
+    # A type WhatsApp would not take is refused in words before anything is sent.
+    await attach.focus()
+    async with page.expect_file_chooser() as chooser:
+        await page.keyboard.press("Enter")
+    await (await chooser.value).set_files(files=[{"name": "setup.exe", "mimeType": "application/x-msdownload",
+                                                  "buffer": b"MZ\x90\x00"}])
+    await expect(bar).to_contain_text("Solo se pueden enviar fotos JPG o PNG")
+    async with page.expect_file_chooser() as chooser:
+        await attach.press("Enter")
+    await (await chooser.value).set_files(files=[{"name": "modelo.png", "mimeType": "image/png",
+                                                  "buffer": png_photo()}])
+    await expect(bar).to_contain_text("modelo.png")
+    box = page.locator("#composer-input")
+    await box.fill("Este es el modelo 🌞")
+    shots = DOCS_SHOTS if os.environ.get("CONDORITO_SCREENSHOTS") == "1" else Path(tempfile.mkdtemp())
+    await page.screenshot(path=str(shots / "chat-attach-es-1280.png"))
+    await page.set_viewport_size({"width": 375, "height": 760})
+    assert await page.evaluate("document.documentElement.scrollWidth <= 375")
+    await page.screenshot(path=str(shots / "chat-attach-es-375.png"))
+    await box.press("Enter")                                  # the text goes as its caption
+    sent = page.locator(".msg.out", has=page.locator(".media-image img"))
+    await expect(sent).to_contain_text("Este es el modelo 🌞")
+    await expect(bar).to_be_hidden()
+    await expect(box).to_have_value("")
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.msg.out .media-image img')].some((i) => i.complete && i.naturalWidth === 320)")
+    await expect(sent).to_have_attribute("data-status", "read", timeout=15_000)   # the sandbox delivered it
+    _, msgs = await api(live, token, "GET", f"/api/v1/conversations/{conv}/messages")
+    assert [(m["type"], m["body"]) for m in msgs["items"]][-1] == ("image", "Este es el modelo 🌞")
+    assert len(msgs["items"]) == 2                            # sent once
+    await page.wait_for_load_state("networkidle")
+    assert errors == []

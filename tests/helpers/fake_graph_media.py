@@ -8,6 +8,7 @@ a wamid. Errors carry `code` and `fbtrace_id` like Meta's. Tests queue failures 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import secrets
@@ -48,6 +49,7 @@ class FakeGraphMedia:
     uploads: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
     server: TestServer | None = None
+    got_send: asyncio.Event = field(default_factory=asyncio.Event)  # set at each accepted send
 
     @property
     def base(self) -> str:
@@ -110,6 +112,7 @@ class FakeGraphMedia:
         if not self._authorised(request):
             return graph_error(401, 190, "Invalid OAuth access token.")
         self.sent.append(await request.json())
+        self.got_send.set()
         return web.json_response({"messaging_product": "whatsapp",
                                   "messages": [{"id": "wamid.out." + secrets.token_hex(6)}]})
 

@@ -17,8 +17,9 @@ export class Composer {
    * @param {HTMLFormElement} form
    * @param {{onSubmit: Function, onTyping: Function}} opts
    */
-  constructor(form, { onSubmit, onTyping }) {
+  constructor(form, { onSubmit, onTyping, attacher = null }) {
     this.form = form;
+    this.attacher = attacher;       // a photo or document waiting to go (attach.js)
     this.input = form.querySelector("textarea");
     this.button = form.querySelector("button[type=submit]");
     this.reason = form.parentElement.querySelector(".composer-reason");
@@ -34,9 +35,14 @@ export class Composer {
     form.addEventListener("submit", (ev) => { ev.preventDefault(); this.submit(); });
   }
 
-  submit() {
+  async submit() {
     const body = this.input.value.trim();
-    if (!body || !this.enabled) return;
+    if (!this.enabled) return;
+    if (this.attacher?.file) {      // the text goes as the file's caption
+      if (await this.attacher.send(body)) { this.input.value = ""; this.grow(); this.input.focus(); }
+      return;
+    }
+    if (!body) return;
     this.input.value = "";
     this.grow();
     this.onSubmit(body);
@@ -57,6 +63,7 @@ export class Composer {
     this.enabled = enabled;
     this.input.disabled = !enabled;
     this.button.disabled = !enabled;
+    this.attacher?.setEnabled(enabled);
     this.reason.hidden = enabled;
     this.reason.querySelector(".reason-text").textContent = reason;
     this.form.setAttribute("aria-disabled", String(!enabled));

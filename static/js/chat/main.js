@@ -3,6 +3,7 @@
 import { realtime } from "../realtime.js";
 import * as api from "./api.js";
 import { ChatCache } from "./cache.js";
+import { Attacher } from "./attach.js";
 import { Composer, Sender } from "./composer.js";
 import { ConversationListView } from "./list.js";
 import { Notifier } from "./notify.js";
@@ -39,7 +40,9 @@ const threadView = new ThreadView(root.querySelector(".thread"), {
 const sender = new Sender({ meId: me.id, meName: me.name, onEvent: onSendEvent });
 const typing = new Typing({ rt, meId: me.id, onChange: (conv) => { if (conv === state.openId) threadView.setTyping(typing.text(conv)); } });
 const presence = new Presence({ rt, meId: me.id, root: root.querySelector(".team") });
+const attacher = new Attacher(root.querySelector(".composer-wrap"), { conversation: () => state.openId });
 const composer = new Composer(root.querySelector(".composer"), {
+  attacher,
   onSubmit: (body) => send(body),
   onTyping: (active) => { if (state.openId) typing.local(state.openId, active); },
 });
