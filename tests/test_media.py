@@ -15,6 +15,7 @@ from app.config import Config
 from app.services import media
 from app.whatsapp import base
 from tests.helpers.actors import Actor, make_actor
+from tests.helpers.fake_graph import FakeGraph
 from tests.helpers.fake_graph_media import FakeGraphMedia
 from tests.helpers.frames import next_event
 from tests.test_webhooks import make_cloud, payload, post_hook
@@ -24,8 +25,11 @@ JPEG = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8 + b"\xff\xd9"
 
 @pytest.fixture
 async def graph() -> AsyncIterator[FakeGraphMedia]:
-    fake = await FakeGraphMedia(token="tok-acme").start()
-    yield fake
+    """The shared fake Graph API with its media routes; only acme's token opens it."""
+    fake = FakeGraph(token="tok-acme")
+    media_routes = FakeGraphMedia(fake)
+    await fake.start()
+    yield media_routes
     await fake.close()
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import aiohttp
@@ -123,13 +122,13 @@ async def test_cloud_uploads_the_file_then_sends_it_by_media_id(
     conv = (await (await alice.get("/api/v1/conversations")).json())["items"][0]["id"]
     resp = await upload(alice, conv, form(PDF, "application/pdf", "Presupuesto mayo.pdf", caption="Aquí va"))
     assert resp.status == 201, await resp.text()
-    await asyncio.wait_for(graph.got_send.wait(), 10)
+    sent = await graph.graph.wait_accepted(1)
     assert len(graph.uploads) == 1
     up = graph.uploads[0]
     assert (up["type"], up["filename"], up["data"], up["phone"]) == (
         "application/pdf", "Presupuesto mayo.pdf", PDF, "1001")
-    assert graph.sent == [{"messaging_product": "whatsapp", "recipient_type": "individual",
-                           "to": "16505551234", "type": "document",
-                           "document": {"id": up["id"], "caption": "Aquí va",
-                                        "filename": "Presupuesto mayo.pdf"}}]
-    assert graph.refused == 0  # both calls carried the tenant's token
+    assert [s.payload for s in sent] == [{"messaging_product": "whatsapp", "recipient_type": "individual",
+                                          "to": "16505551234", "type": "document",
+                                          "document": {"id": up["id"], "caption": "Aquí va",
+                                                       "filename": "Presupuesto mayo.pdf"}}]
+    assert graph.refused == 0 and set(graph.graph.tokens) == {"tok-acme"}  # the tenant's token, always

@@ -1,14 +1,14 @@
-"""A stand-in for the Graph API's media endpoints, answering like Meta's docs (§2.8).
+"""Media routes for the fake Graph API (tests/helpers/fake_graph.py), answering like Meta (§2.8).
 
-GET /{version}/{media_id} -> {"url", "mime_type", "sha256", "file_size", "id"} (bearer token
-required); GET of that url -> the bytes, again only with the bearer token; POST
-/{version}/{phone_id}/media (multipart upload) -> {"id"}; POST /{version}/{phone_id}/messages ->
-a wamid. Errors carry `code` and `fbtrace_id` like Meta's. Tests queue failures to see retries.
+`FakeGraphMedia(graph)` adds, before `graph.start()`: GET /{version}/{media_id} ->
+{"url", "mime_type", "sha256", "file_size", "id"} (the bearer token required); GET of that url ->
+the bytes, again only with the bearer token; POST /{version}/{phone_id}/media (multipart upload)
+-> {"id"}. Sends stay the fake's own (`graph.accepted`). Tests queue download failures to see
+retries and announce a false size to see the limit hold.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import secrets
@@ -16,15 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
-VERSION = "v23.0"
-
-
-def graph_error(status: int, code: int, message: str) -> web.Response:
-    """An error body as the Graph API sends one."""
-    return web.json_response({"error": {"message": message, "type": "OAuthException", "code": code,
-                                        "fbtrace_id": "A" + secrets.token_hex(8)}}, status=status)
+from tests.helpers.fake_graph import FakeGraph, error_body
 
 
 @dataclass
@@ -38,24 +31,26 @@ class FakeMedia:
 
 @dataclass
 class FakeGraphMedia:
-    """The fake's state: files, the token it wants, what it saw."""
+    """The media side of a FakeGraph: its files and what it saw."""
 
-    token: str
+    graph: FakeGraph
     files: dict[str, FakeMedia] = field(default_factory=dict)
     lookups: list[str] = field(default_factory=list)          # media ids looked up
     downloads: list[str] = field(default_factory=list)        # media ids downloaded (authorised)
     refused: int = 0                                          # requests without the right token
     fail_downloads: list[int] = field(default_factory=list)   # statuses to answer first, in order
     uploads: list[dict[str, Any]] = field(default_factory=list)
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    server: TestServer | None = None
-    got_send: asyncio.Event = field(default_factory=asyncio.Event)  # set at each accepted send
+
+    def __post_init__(self) -> None:
+        router = self.graph.app.router
+        router.add_get("/{version}/{media_id}", self._lookup)
+        router.add_get("/lookaside/{media_id}", self._download)
+        router.add_post("/{version}/{phone}/media", self._upload)
 
     @property
     def base(self) -> str:
-        """The api_base a tenant configures to reach this fake."""
-        assert self.server is not None
-        return str(self.server.make_url(f"/{VERSION}"))
+        """The api_base a tenant configures to reach the fake."""
+        return self.graph.base
 
     def add(self, media_id: str, data: bytes, mime: str, file_size: int | None = None) -> str:
         """Hold a file; return the base64 sha256 a webhook announces for it (Meta's form)."""
@@ -63,18 +58,20 @@ class FakeGraphMedia:
         return base64.b64encode(hashlib.sha256(data).digest()).decode()
 
     def _authorised(self, request: web.Request) -> bool:
-        ok = request.headers.get("Authorization") == f"Bearer {self.token}"
+        header = request.headers.get("Authorization", "")
+        self.graph.tokens.append(header[7:] if header.startswith("Bearer ") else "")
+        ok = self.graph.token is None or header == f"Bearer {self.graph.token}"
         self.refused += not ok
         return ok
 
     async def _lookup(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return graph_error(401, 190, "Invalid OAuth access token.")
+            return web.json_response(error_body(190), status=401)
         media_id = request.match_info["media_id"]
         self.lookups.append(media_id)
         found = self.files.get(media_id)
         if found is None:
-            return graph_error(400, 100, "Unsupported get request.")
+            return web.json_response(error_body(100, "Unsupported get request."), status=400)
         url = str(request.url.with_path(f"/lookaside/{media_id}").with_query(
             {"ext": secrets.token_hex(4)}))
         return web.json_response({
@@ -97,41 +94,12 @@ class FakeGraphMedia:
 
     async def _upload(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return graph_error(401, 190, "Invalid OAuth access token.")
+            return web.json_response(error_body(190), status=401)
         form = await request.post()
         upload = form.get("file")
         if not isinstance(upload, web.FileField) or form.get("messaging_product") != "whatsapp":
-            return graph_error(400, 100, "Param file must be a file upload.")
+            return web.json_response(error_body(100, "Param file must be a file upload."), status=400)
         media_id = "up." + secrets.token_hex(6)
-        data = upload.file.read()
         self.uploads.append({"id": media_id, "type": form.get("type"), "filename": upload.filename,
-                             "data": data, "phone": request.match_info["phone"]})
+                             "data": upload.file.read(), "phone": request.match_info["phone"]})
         return web.json_response({"id": media_id})
-
-    async def _messages(self, request: web.Request) -> web.Response:
-        if not self._authorised(request):
-            return graph_error(401, 190, "Invalid OAuth access token.")
-        self.sent.append(await request.json())
-        self.got_send.set()
-        return web.json_response({"messaging_product": "whatsapp",
-                                  "messages": [{"id": "wamid.out." + secrets.token_hex(6)}]})
-
-    def app(self) -> web.Application:
-        """The aiohttp application of the fake."""
-        app = web.Application()
-        app.router.add_get(f"/{VERSION}/{{media_id}}", self._lookup)
-        app.router.add_get("/lookaside/{media_id}", self._download)
-        app.router.add_post(f"/{VERSION}/{{phone}}/media", self._upload)
-        app.router.add_post(f"/{VERSION}/{{phone}}/messages", self._messages)
-        return app
-
-    async def start(self) -> FakeGraphMedia:
-        """Serve on 127.0.0.1."""
-        self.server = TestServer(self.app(), host="127.0.0.1")
-        await self.server.start_server()
-        return self
-
-    async def close(self) -> None:
-        """Stop serving."""
-        if self.server is not None:
-            await self.server.close()
