@@ -118,6 +118,11 @@ async def test_media_screenshots(browser: Browser, live: Live, tmp_path: Path) -
         await page.wait_for_function("() => [...document.images].every((i) => i.complete)")
         await expect(page.locator(".media-audio")).to_be_visible()
         await page.screenshot(path=str(shots / f"chat-media-{lang}-1280.png"))
+        if lang == "es":
+            await page.emulate_media(color_scheme="dark")
+            await page.wait_for_function("() => document.getAnimations().length === 0")
+            await page.screenshot(path=str(shots / "chat-media-dark-es-1280.png"))
+            await page.emulate_media(color_scheme="light")
         await page.set_viewport_size({"width": 375, "height": 760})
         await page.locator(".messages").evaluate("(el) => { el.scrollTop = el.scrollHeight; }")
         assert await page.evaluate("document.documentElement.scrollWidth <= 375")
