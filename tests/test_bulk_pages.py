@@ -35,7 +35,7 @@ async def test_new_campaign_page_explains_country_and_pacing(alice: Actor) -> No
     assert 'data-var="nombre"' in html and "{{nombre}}" in html
     await json_ok(await alice.patch("/api/v1/tenant", {"default_country": "AR"}))
     html = await (await alice.get("/bulk/new?lang=en")).text()
-    assert "read as Argentina numbers" in html
+    assert "read as Argentina numbers" in html and 'data-var="name"' in html
 
 
 async def test_campaign_page_takes_only_plain_ids(alice: Actor) -> None:

@@ -82,13 +82,16 @@ async def test_pasted_numbers_and_errors_in_words(page: Page, live: Live) -> Non
     await expect(page.locator("#check-error")).to_have_text(
         "We could not find the phone column. Name it Phone, Mobile or WhatsApp.")
     await shot(page, "bulk-new-en-1280", full_page=True)
+    await page.set_viewport_size(PHONE)
+    await no_overflow(page)
+    await shot(page, "bulk-new-en-360")
 
 
 def campaign(done_n: int, status: str = "running", total: int = 3) -> dict[str, Any]:
     return {"id": "c1", "name": "Oferta de verano", "status": status, "total": total,
             "pending": total - done_n, "sent": done_n, "delivered": max(0, done_n - 1), "read": 0,
             "failed": 0, "skipped": 0, "replied": 0, "rate": 0.5, "eta": (total - done_n) * 2,
-            "created_at": 1765000000000}
+            "created_at": 1765000000000, "pacing": {"mode": "rate", "rate": 10.0}}
 
 
 async def progress(live: Live, data: dict[str, Any]) -> None:
@@ -121,6 +124,7 @@ async def test_campaign_page_follows_progress_live_to_completion(page: Page, liv
     await expect(bar).to_have_attribute("aria-valuenow", "33")
     await expect(page.locator("#n-sent")).to_have_text("1")
     await expect(page.locator("#c-rate")).to_have_text("30 mensajes por minuto")
+    await expect(page.locator("#c-pacing")).to_have_text("Esta campaña envía hasta 10 mensajes por segundo.")
     await expect(page.locator("#c-done")).to_be_hidden()
     await progress(live, campaign(2))
     await expect(bar).to_have_attribute("aria-valuenow", "66")
@@ -136,7 +140,16 @@ async def test_campaign_page_follows_progress_live_to_completion(page: Page, liv
     await page.set_viewport_size(PHONE)
     await no_overflow(page)
     await shot(page, "bulk-campaign-es-360")
+    # Opened later, in English: the finished campaign says so at once.
+    await page.route("**/api/v1/bulk/c1", lambda route: route.fulfill(
+        status=200, content_type="application/json", body=json.dumps(campaign(3, "completed"))))
+    await page.goto(live.base + "/bulk/c1?lang=en")
+    await expect(page.locator("#c-done")).to_have_text("Campaign finished: 3 sent, 0 failed, 0 skipped.")
+    await expect(page.locator("#c-status")).to_have_text("Finished")
+    await no_overflow(page)
+    await shot(page, "bulk-campaign-en-360")
     await page.set_viewport_size(DESKTOP)
+    await shot(page, "bulk-campaign-en-1280", full_page=True)
 
 
 async def test_missing_campaign_and_empty_list(page: Page, live: Live) -> None:

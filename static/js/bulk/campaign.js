@@ -29,6 +29,21 @@ function etaSeconds(c) {
   return c.eta > 1e11 ? (c.eta - Date.now()) / 1000 : c.eta;   // unix ms, or seconds from now
 }
 
+const seconds = (s) => formatNumber(Math.round(s));
+const minutes = (s) => formatNumber(Math.round(s / 6) / 10);
+
+/** The campaign's own pacing settings in words (the mode follows the WhatsApp connection). */
+function pacingText(p) {
+  if (!p) return "";
+  if (p.mode === "human") {
+    return t("bulk.pacing.human_figures", { min: seconds(p.min_gap_s), max: seconds(p.max_gap_s), every: formatNumber(p.pause_every),
+      pmin: minutes(p.pause_min_s), pmax: minutes(p.pause_max_s), cap: formatNumber(p.daily_cap),
+      start: formatNumber(p.warmup_start), days: formatNumber(p.warmup_days) });
+  }
+  if (p.mode === "rate" && typeof p.rate === "number") return t("bulk.pacing.rate_figures", { n: formatNumber(p.rate) });
+  return "";
+}
+
 function segment(cls, n, total) {
   document.querySelector(`#c-bar .${cls}`).style.width = total ? `${(n * 100) / total}%` : "0";
 }
@@ -43,8 +58,8 @@ function show(c) {
   pill.className = `pill ${statusClass(c.status)}`.trim();
   pill.textContent = statusText(c.status);
   pill.dataset.status = c.status;
-  $("c-when").textContent = c.status === "scheduled" && c.scheduled_at
-    ? t("bulk.scheduled_for", { when: formatDate(c.scheduled_at) }) : t("bulk.created", { when: formatDate(c.created_at) });
+  $("c-when").textContent = c.status === "scheduled" && c.start_at
+    ? t("bulk.scheduled_for", { when: formatDate(c.start_at) }) : t("bulk.created", { when: formatDate(c.created_at) });
   const p = percent(c);
   const total = c.total ?? 0;
   const ok = Math.max(0, done(c) - (c.failed ?? 0) - (c.skipped ?? 0));
@@ -65,6 +80,9 @@ function show(c) {
   }
   document.querySelector(".count-failed").classList.toggle("bad", (c.failed ?? 0) > 0);
   $("c-paused").hidden = c.status !== "paused";
+  $("c-paused").textContent = c.status === "paused" && c.pause_reason && c.pause_reason !== "user"
+    ? t("bulk.paused_by_whatsapp") : t("bulk.paused_note");
+  $("c-pacing").textContent = pacingText(c.pacing);
   const can = {
     start: c.status === "draft" || c.status === "scheduled",
     pause: c.status === "running" || c.status === "starting" || c.status === "queued",

@@ -27,7 +27,7 @@ function fill(li, c) {
   bar.setAttribute("aria-valuenow", String(p));
   li.querySelector(".bar .fill").style.width = `${p}%`;
   li.querySelector(".c-of").textContent = t("bulk.progress_of", { done: formatNumber(done(c)), total: formatNumber(c.total ?? 0) });
-  const when = c.scheduled_at && c.status === "scheduled" ? t("bulk.scheduled_for", { when: formatDate(c.scheduled_at) })
+  const when = c.start_at && c.status === "scheduled" ? t("bulk.scheduled_for", { when: formatDate(c.start_at) })
     : t("bulk.created", { when: formatDate(c.created_at) });
   li.querySelector(".c-when").textContent = when;
 }

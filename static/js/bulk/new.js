@@ -2,6 +2,7 @@
 // POST /bulk/preview, problems table, preview bubbles, start now or at a time; then POST /bulk.
 import { control, createCampaign, previewFile, previewJson } from "./api.js";
 import { el, errorText, formatNumber, render, t, unknownVariables } from "./format.js";
+import { lang } from "../i18n.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("new-form");
@@ -35,7 +36,7 @@ function insertVar(name) {
 }
 
 function showChips(columns) {
-  const names = ["nombre", ...columns.filter((c) => c !== "nombre" && c !== "name")];
+  const names = [lang === "en" ? "name" : "nombre", ...columns.filter((c) => c !== "nombre" && c !== "name")];
   chips.replaceChildren(...names.map((name) => {
     const b = el("button", "chip", `{{${name}}}`);
     b.type = "button";
@@ -179,7 +180,7 @@ form.addEventListener("submit", async (ev) => {
   if (when() === "later") {
     const at = new Date($("f-at").value);
     if (isNaN(at) || at.getTime() <= Date.now()) return fail(t("bulk.err.at"), $("f-at"));
-    payload.scheduled_at = at.getTime();
+    payload.start_at = at.getTime();
   }
   const button = $("create");
   button.disabled = true;

@@ -40,6 +40,9 @@ export class RecipientTable {
     return this.loadMore();
   }
 
+  /** The filter as the API takes it: "pending" also shows those being sent right now. */
+  state() { return this.filter.value === "pending" ? "pending,sending" : this.filter.value; }
+
   clear() {
     for (const row of this.drawn.values()) row.remove();
     this.drawn.clear();
@@ -50,7 +53,7 @@ export class RecipientTable {
     const generation = this.generation;
     const first = this.items.length === 0;
     if (!first && !this.next) return null;
-    this.loading = listRecipients(this.id, { state: this.filter.value, cursor: this.next, limit: PAGE })
+    this.loading = listRecipients(this.id, { state: this.state(), cursor: this.next, limit: PAGE })
       .then((page) => {
         if (generation !== this.generation) return;
         this.items.push(...(page.items ?? []));
@@ -80,7 +83,7 @@ export class RecipientTable {
       this.refreshTimer = null;
       if (this.scroll.scrollTop > PAGE * ROW_H / 2 || this.loading) return;
       const generation = this.generation;
-      listRecipients(this.id, { state: this.filter.value, limit: PAGE }).then((page) => {
+      listRecipients(this.id, { state: this.state(), limit: PAGE }).then((page) => {
         if (generation !== this.generation) return;
         const fresh = page.items ?? [];
         // Replace the first page; keep later pages (they refresh when scrolled to).
@@ -108,7 +111,7 @@ export class RecipientTable {
     const stateCell = el("span", "rstate");
     stateCell.append(el("span", `pill ${{ failed: "danger", skipped: "warn", unknown: "warn" }[state] ?? ""}`.trim(), has(`bulk.rstate.${state}`) ? t(`bulk.rstate.${state}`) : t("bulk.status.unknown")));
     row.append(el("span", "num", formatPhone(item.phone)), el("span", "rname", item.name || "—"), stateCell,
-      el("span", "rerror muted", item.error_text || item.error || ""));
+      el("span", "rerror muted", item.error || (item.replied ? t("bulk.rstate.replied") : "")));
     for (const cell of row.children) cell.setAttribute("role", "cell");
     return row;
   }

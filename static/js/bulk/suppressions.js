@@ -86,7 +86,7 @@ $("sup-add").addEventListener("submit", async (ev) => {
       return;
     }
     const phone = checked.recipients[0].phone;
-    const item = await addSuppression(phone);
+    const item = await addSuppression(`+${phone}`);   // with "+": no country guessing twice
     const old = list.querySelector(`li[data-phone="${CSS.escape(item.phone ?? phone)}"]`);
     if (old) {
       say(t("sup.already"));
