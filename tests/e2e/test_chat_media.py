@@ -13,6 +13,7 @@ import wave
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from PIL import Image, ImageDraw
 from playwright.async_api import Browser, Page, expect
@@ -181,4 +182,25 @@ async def test_an_agent_attaches_a_photo_from_the_keyboard(page: Page, live: Liv
     assert [(m["type"], m["body"]) for m in msgs["items"]][-1] == ("image", "Este es el modelo 🌞")
     assert len(msgs["items"]) == 2                            # sent once
     await page.wait_for_load_state("networkidle")
+    assert errors == []
+
+
+async def test_a_failed_attachment_says_why_and_offers_no_text_retry(page: Page, live: Live) -> None:
+    errors = watch_errors(page)
+    token = await api_token(live)
+    conv = (await inbound(live, token, "56987654321", "¿Y la factura?"))["conversation_id"]
+    await sign_in(page, live, f"/chat/{conv}")
+    # WhatsApp is not linked: the outbox refuses the queued file (whatsapp_not_connected).
+    form = aiohttp.FormData()
+    form.add_field("file", png_photo(), content_type="image/png", filename="factura.png")
+    async with aiohttp.ClientSession() as s, s.post(
+        f"{live.base}/api/v1/conversations/{conv}/media", data=form,
+        headers={"Authorization": f"Bearer {token}"},
+    ) as r:
+        assert r.status == 201, await r.text()
+    failed = page.locator('.msg.out[data-status="failed"]')
+    await expect(failed.locator(".fail-reason")).to_have_text("No se envió: WhatsApp no estaba conectado.")
+    await expect(failed.locator(".media-image img")).to_be_visible()
+    # Retrying would have sent the caption as a text without the file: there is no such button.
+    await expect(failed.locator("button.retry-send")).to_have_count(0)
     assert errors == []

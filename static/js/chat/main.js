@@ -233,7 +233,7 @@ function retry(id) {
     m.status = "queued";
     threadView.upsert(m);
     sender.retry(m);
-  } else {                             // the server failed it: send the text again
+  } else if (!m.media) {               // the server failed it: send the text again
     send(m.body);
   }
 }

@@ -344,7 +344,8 @@ export class ThreadView {
       // Never a raw code on screen: known codes have words, the rest a plain "not sent".
       const reason = m.errorText || (m.error ? t(`err_${m.error}`) : "");
       fail.querySelector(".fail-reason").textContent = reason ? t("failed_reason", { reason }) : t("failed_unknown");
-      const canRetry = true;
+      // A file cannot be sent again from here (the page no longer has it): attach it anew.
+      const canRetry = !m.media;
       let btn = fail.querySelector("button.retry-send");
       if (canRetry && !btn) {
         btn = el("button", "retry-send", t("retry_send"));
