@@ -132,6 +132,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="SQLite file (env CONDORITO_DB; default ./data/condorito.db)")
     p.add_argument("--host", help="address to bind (env CONDORITO_HOST; default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (env CONDORITO_PORT; default 8080)")
+    p.add_argument("--log-format", choices=("text", "json"),
+                   help="log lines as text or JSON objects (env CONDORITO_LOG_FORMAT; default text)")
     sub = p.add_subparsers(dest="command")
     sv = sub.add_parser("serve", help="run the server (default)")
     ct = sub.add_parser("create-tenant", help="add a tenant")
@@ -156,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: exit 0 on success, 1 with a one-line error otherwise."""
     args = parser().parse_args(argv)
     try:
-        config = load_config(db=args.db, host=args.host, port=args.port)
-        setup_logging(config.log_level)
+        config = load_config(db=args.db, host=args.host, port=args.port, log_format=args.log_format)
+        setup_logging(config.log_level, config.log_format)
         if args.command in (None, "serve"):
             return cmd_serve(config)
         if args.command == "create-tenant":

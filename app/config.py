@@ -55,6 +55,7 @@ class Config:
     allow_custom_api_base: bool = False
     wal_limit_mb: int = 64               # the WAL is checkpointed and cut back past this size
     log_level: str = "INFO"
+    log_format: str = "text"             # or "json": one object per line
     metrics_token: str = ""              # /metrics wants it as a bearer token; empty: local only
 
     @property
@@ -134,9 +135,16 @@ def _secure_cookies(env: dict[str, str]) -> bool:
     return env.get("CONDORITO_PUBLIC_URL", "").strip().lower().startswith("https://")
 
 
+def _log_format(raw: str) -> str:
+    fmt = raw.strip().lower()
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"the log format must be text or json, got {raw!r}")
+    return fmt
+
+
 def load_config(
     *, db: str | None = None, host: str | None = None, port: int | None = None,
-    env: dict[str, str] | None = None,
+    env: dict[str, str] | None = None, log_format: str | None = None,
 ) -> Config:
     """Build the Config from flags (which win) and CONDORITO_* environment variables."""
     env = dict(os.environ if env is None else env)
@@ -167,5 +175,6 @@ def load_config(
         allow_custom_api_base=env.get("CONDORITO_ALLOW_CUSTOM_API_BASE", "") in ("1", "true", "yes"),
         wal_limit_mb=_env_int(env, "CONDORITO_WAL_LIMIT_MB", 64),
         log_level=env.get("CONDORITO_LOG_LEVEL", "INFO").upper(),
+        log_format=_log_format(log_format or env.get("CONDORITO_LOG_FORMAT") or "text"),
         metrics_token=env.get("CONDORITO_METRICS_TOKEN", "").strip(),
     )

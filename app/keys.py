@@ -63,3 +63,4 @@ HEALTH: web.AppKey[HealthCheck] = web.AppKey("health")
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
 
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("principal")
+REQUEST_ID_KEY: web.RequestKey[str] = web.RequestKey("request_id")

@@ -54,6 +54,7 @@ from app.web import (
     pages_bulk,
     pages_chat,
     pages_shell,
+    request_ids,
     timeouts,
     webhooks,
 )
@@ -74,8 +75,8 @@ def create_app(config: Config) -> web.Application:
         raise ValueError("config.secret must be set (see config.resolve_secret)")
     inflight = InFlight()
     app = web.Application(
-        middlewares=[inflight.middleware(), error_middleware, timeouts.body_guard(config.body_timeout),
-                     auth_middleware],
+        middlewares=[request_ids.middleware(), inflight.middleware(), error_middleware,
+                     timeouts.body_guard(config.body_timeout), auth_middleware],
         client_max_size=MAX_BODY_BYTES, handler_args=timeouts.handler_args(config),
     )
     app[keys.INFLIGHT] = inflight
@@ -89,6 +90,7 @@ def create_app(config: Config) -> web.Application:
     env.globals["client_text"] = client_text
     _routes(app)
     headers.setup(app)
+    request_ids.setup(app)
     app.cleanup_ctx.extend(_resources())
     app.on_shutdown.append(_close_sockets)
     return app

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """What the web layer's security adds to every request, in-process (no server, no network):
-the security-headers hook per answer, and the body-deadline middleware per request (body already
+the security-headers hook per answer, the request-id middleware and header hook, and the
+body-deadline middleware per request (body already
 complete, the common case, and body still arriving, which arms and cancels a timer). Prints
 medians of --repeat runs of --n calls, in µs, each minus the same work without the addition.
   .venv/bin/python bench/request_overhead.py [--n 20000] [--repeat 5]"""
@@ -18,7 +19,7 @@ from aiohttp import web
 from aiohttp.streams import StreamReader
 from aiohttp.test_utils import make_mocked_request
 
-from app.web import headers, timeouts
+from app.web import headers, request_ids, timeouts
 
 
 async def per_call(fn: Callable[[], Awaitable[object]], n: int, repeat: int) -> float:
@@ -67,7 +68,12 @@ async def main(n: int, repeat: int) -> None:
     base_handler = await per_call(lambda: handler(complete), n, repeat)
     done = await per_call(lambda: guard(complete, handler), n, repeat) - base_handler
     timer = await per_call(lambda: guard(arriving, handler), n, repeat) - base_handler
+    rid_mw = request_ids.middleware()
+    rid = await per_call(lambda: rid_mw(complete, handler), n, repeat) - base_handler
+    rid_hook = await per_call(lambda: request_ids.answer_header(complete, answer()), n, repeat) - base_answer
     print(f"security headers hook, per answer:          {hook:6.2f} µs")
+    print(f"request id middleware, per request:         {rid:6.2f} µs")
+    print(f"request id header hook, per answer:         {rid_hook:6.2f} µs")
     print(f"body guard, body complete, per request:     {done:6.2f} µs")
     print(f"body guard, body arriving (timer), per req: {timer:6.2f} µs")
     print(f"(medians of {repeat} x {n} calls; compare with ingest's server CPU per message)")

@@ -17,6 +17,7 @@ from app.auth.middleware import same_origin
 from app.auth.principal import AuthFailure, Principal
 from app.auth.session import COOKIE_NAME
 from app.errors import Forbidden, Invalid
+from app.logs import CONN_ID
 from app.realtime import calls, const, frames, stream
 from app.realtime.connection import Connection
 from app.realtime.hello import Hello, parse_hello
@@ -72,6 +73,8 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
             return ws
         conn = await _go_live(request, ws, principal, hello)
         if conn is not None:
+            # Every line this handler logs from now on names the socket.
+            CONN_ID.set(conn.id)
             await _read_loop(request, ws, conn)
     except Exception:
         # A bug must not escape: after the upgrade aiohttp would write an HTTP 500 into the
@@ -86,7 +89,7 @@ async def handle_ws(request: web.Request) -> web.StreamResponse:
             request.app[keys.HEARTBEAT].remove(conn)
             request.app[keys.HUB].unregister(conn)
             code = conn.close_code or ws.close_code  # aiohttp reports the peer's echo, not ours
-            log.debug("ws closed", extra={"fields": {**conn.info(), "code": code}})
+            log.info("ws closed", extra={"fields": {**conn.info(), "code": code}})
     return ws
 
 
@@ -206,7 +209,7 @@ async def _go_live(
         return None
     conn.go_live(state.head)
     _start_timers(conn, app)
-    log.debug("ws live", extra={"fields": {**conn.info(), "resume": decision.value}})
+    log.info("ws open", extra={"fields": {**conn.info(), "resume": decision.value}})
     return conn
 
 
