@@ -156,7 +156,8 @@ async def phase(name: str, srv: Condorito, pool: HttpPool, rx: CReceivers | PyRe
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     # At DEBUG the server logs each socket's close ("ws closed" with aiohttp's close_code).
     srv = Condorito(2, "sandbox", keep=args.keep,
-                    env_extra={"CONDORITO_LOG_LEVEL": args.server_log_level})
+                    env_extra={"CONDORITO_LOG_LEVEL": args.server_log_level,
+                               "CONDORITO_LOG_FORMAT": "json"})  # read back below
     pool: HttpPool | None = None
     rx: CReceivers | PyReceivers | None = None
     slow: SlowRecv | None = None
