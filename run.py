@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Condorito command line: serve (default), create-tenant, create-user, backup."""
+"""Condorito command line: serve (default), create-tenant, create-user, backup, restore,
+reset-password."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from app.db import Database, Tx
 from app.errors import AppError
 from app.logs import setup_logging
 from app.private_files import private_dir
-from app.services import tenants
+from app.serve_lock import LockBusy, ServeLock
+from app.services import restore, tenants
 from app.sqlite import backup
 from app.whatsapp.base import PROVIDERS
 
@@ -126,6 +128,55 @@ def cmd_backup(config: Config, target: str) -> int:
     return 0
 
 
+def cmd_restore(config: Config, source: str) -> int:
+    """Replace the database with a backup; refused while a server runs on it."""
+    backup_path = Path(source)
+    info = restore.inspect(backup_path)
+    if backup_path.resolve() == config.db_path.resolve():
+        raise AppError("the backup is the database itself", code="same_file")
+    private_dir(config.db_path.parent)
+    lock = ServeLock(config.db_path)
+    try:
+        lock.acquire(exclusive=True)
+    except LockBusy:
+        raise AppError(f"a server is running on {config.db_path}; stop it first",
+                       code="server_running") from None
+    try:
+        restore.copy_into(backup_path, config.db_path)
+        # Through Database: the schema is brought up to date like at a server's start.
+        epochs = run_write(config, restore.new_epochs)
+    finally:
+        lock.release()
+    print(f"restored {backup_path} into {config.db_path}: {info.tenants} tenants, "
+          f"{info.messages} messages (schema {info.version}); {epochs} stream epochs changed, "
+          "so open browsers reload")
+    return 0
+
+
+def cmd_reset_password(config: Config, code: str, email: str) -> int:
+    """A new one-time password for a user; their tokens and sockets stop working."""
+    password = users.one_time_password()
+    password_hash = hash_password(password)
+
+    def fn(tx: Tx) -> users.User:
+        tenant = tenants.get_tenant_by_code(tx.conn, code)
+        if tenant is None:
+            raise AppError(f"no tenant {code!r}", code="unknown_tenant")
+        found = users.find_login(tx.conn, email)
+        if found is None or found[0].tenant_id != tenant.id:
+            raise AppError(f"no user {email!r} in {code}", code="unknown_user")
+        user = users.update_user(tx, tenant.id, found[0].id, password_hash=password_hash,
+                                 must_change_password=True)
+        # A running server closes these sessions' sockets when it sees them (revocations.py).
+        users.revoke_user_sessions(tx, tenant.id, user.id)
+        return user
+
+    user = run_write(config, fn)
+    print(f"one-time password for {user.email} in {code} (shown once; they choose their own at "
+          f"sign-in): {password}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="run.py", description="Condorito WhatsApp CRM")
@@ -148,7 +199,12 @@ def parser() -> argparse.ArgumentParser:
     cu.add_argument("--name")
     bk = sub.add_parser("backup", help="consistent online copy of the database")
     bk.add_argument("path")
-    for sp in (sv, ct, cu, bk):
+    rs = sub.add_parser("restore", help="replace the database with a backup (server stopped)")
+    rs.add_argument("path")
+    rp = sub.add_parser("reset-password", help="a new one-time password for a user")
+    rp.add_argument("code")
+    rp.add_argument("email")
+    for sp in (sv, ct, cu, bk, rs, rp):
         # SUPPRESS as the default: an absent sub-command --db must not erase `run.py --db X cmd`.
         sp.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
@@ -168,6 +224,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_create_user(config, args.code, args.email, args.role, args.name)
         if args.command == "backup":
             return cmd_backup(config, args.path)
+        if args.command == "restore":
+            return cmd_restore(config, args.path)
+        if args.command == "reset-password":
+            return cmd_reset_password(config, args.code, args.email)
     except (AppError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -56,6 +56,7 @@ class Config:
     wal_limit_mb: int = 64               # the WAL is checkpointed and cut back past this size
     log_level: str = "INFO"
     log_format: str = "text"             # or "json": one object per line
+    revocation_check: float = 2.0        # seconds between looks for sessions revoked elsewhere
     metrics_token: str = ""              # /metrics wants it as a bearer token; empty: local only
 
     @property

@@ -23,9 +23,11 @@ from app.db import Database
 from app.gc_policy import GcPolicy
 from app.i18n import client_text, t
 from app.metrics import Metrics
+from app.private_files import private_dir
 from app.realtime import const, longpoll, sio, ws
 from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
+from app.serve_lock import LockBusy, ServeLock
 from app.services import link, whatsapp_config
 from app.services.inbox import Inbox
 from app.services.media_fetcher import MediaFetcher
@@ -34,6 +36,7 @@ from app.services.media_store import MediaStore
 from app.services.outbox import OutboxWorker
 from app.services.providers import ProviderRegistry
 from app.services.retention import Retention
+from app.services.revocations import RevocationWatch
 from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
 from app.services.tenants import Directory
@@ -123,7 +126,7 @@ def _routes(app: web.Application) -> None:
 # fails to start, aiohttp's cleanup closes exactly those that started before it, in reverse.
 def _resources() -> tuple[Callable[[web.Application], AsyncIterator[None]], ...]:
     return (_gc_policy, _database, _hub, _auth, _stats, _search, _inbox, _http_client,
-            _providers, _media, _outbox, _webhook_queue, _retention, _started)
+            _providers, _media, _outbox, _webhook_queue, _retention, _revocations, _started)
 
 
 async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
@@ -134,15 +137,27 @@ async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
-    """The single writer, its readers and its checkpointer."""
+    """The single writer, its readers and its checkpointer; the serve lock (see serve_lock.py)."""
     config = app[keys.CONFIG]
-    db = Database(config.db_path, wal_limit=config.wal_limit_mb * 1024 * 1024)
-    db.set_busy_probe(app[keys.INFLIGHT].busy)
-    db.on_batch = app[keys.METRICS].write_batch_done
-    await db.open()
-    app[keys.DB] = db
-    yield
-    await db.close()
+    private_dir(config.db_path.parent)
+    lock = ServeLock(config.db_path)
+    try:
+        lock.acquire(exclusive=False)
+    except LockBusy:
+        raise RuntimeError(f"a restore is writing {config.db_path}; start again once it is done"
+                           ) from None
+    try:
+        db = Database(config.db_path, wal_limit=config.wal_limit_mb * 1024 * 1024)
+        db.set_busy_probe(app[keys.INFLIGHT].busy)
+        db.on_batch = app[keys.METRICS].write_batch_done
+        await db.open()
+        app[keys.DB] = db
+        try:
+            yield
+        finally:
+            await db.close()
+    finally:
+        lock.release()
 
 
 async def _hub(app: web.Application) -> AsyncIterator[None]:
@@ -247,6 +262,15 @@ async def _retention(app: web.Application) -> AsyncIterator[None]:
     retention.start()
     yield
     await retention.stop()
+
+
+async def _revocations(app: web.Application) -> AsyncIterator[None]:
+    """Revocations committed by the command line reach this server's cache and sockets."""
+    watch = RevocationWatch(app[keys.DB], app[keys.AUTH], app[keys.HUB],
+                            app[keys.CONFIG].revocation_check)
+    watch.start()
+    yield
+    await watch.stop()
 
 
 async def _started(app: web.Application) -> AsyncIterator[None]:

@@ -210,6 +210,23 @@ def revoke_session(tx: Tx, tenant_id: int, session_id: str) -> None:
     )
 
 
+def revoke_user_sessions(tx: Tx, tenant_id: int, user_id: int) -> int:
+    """Every session of one user ends (a password reset from the command line)."""
+    return tx.execute(
+        "UPDATE sessions SET revoked_at = ? WHERE tenant_id = ? AND user_id = ? AND revoked_at IS NULL",
+        (now_ms(), tenant_id, user_id),
+    ).rowcount
+
+
+def revoked_since(conn: sqlite3.Connection, since_ms: int) -> list[tuple[int, int, str]]:
+    """(tenant, user, session) of sessions revoked at or after `since_ms`, over every tenant:
+    the server's watch for revocations made by another process (ids only, no tenant's data)."""
+    rows = conn.execute(
+        "SELECT tenant_id, user_id, id FROM sessions WHERE revoked_at >= ?", (since_ms,)
+    ).fetchall()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 def count_active_users(conn: sqlite3.Connection, tenant_id: int) -> int:
     """People who can sign in to one tenant (the first-run checklist asks for a teammate)."""
     return conn.execute("SELECT COUNT(*) FROM users WHERE tenant_id = ? AND disabled = 0",

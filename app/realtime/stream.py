@@ -76,6 +76,15 @@ def reset_stream(tx: Tx, tenant_id: int) -> str:
     return epoch
 
 
+def new_epochs(tx: Tx) -> int:
+    """A new epoch for every tenant, history kept (after a restore: cursors held by clients
+    came from another history and must be refused, PROTOCOL §4). Returns how many."""
+    rows = tx.execute("SELECT tenant_id FROM rt_stream").fetchall()
+    for (tenant_id,) in rows:
+        tx.execute("UPDATE rt_stream SET epoch = ? WHERE tenant_id = ?", (new_epoch(), tenant_id))
+    return len(rows)
+
+
 def next_seq(tx: Tx, tenant_id: int) -> int:
     """The seq the next append of this write will get, for data that must name its own seq."""
     return _allocate(tx, tenant_id, 0) + 1
