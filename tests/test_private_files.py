@@ -49,7 +49,8 @@ async def test_a_new_install_is_private(aiohttp_client: Any, tmp_path: Path, uma
     await actor.inbound("56911112222", "hola")  # data written through the WAL
     assert mode(data) == 0o700
     assert db_files(data / "condorito.db") == {
-        "condorito.db": 0o600, "condorito.db-shm": 0o600, "condorito.db-wal": 0o600}
+        "condorito.db": 0o600, "condorito.db-shm": 0o600, "condorito.db-wal": 0o600,
+        "condorito.db.lock": 0o600}  # the serve lock (app/serve_lock.py)
 
 
 async def test_an_existing_readable_install_is_tightened(tmp_path: Path) -> None:
