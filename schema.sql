@@ -203,9 +203,12 @@ CREATE TABLE IF NOT EXISTS outbox (
   attempts         INTEGER NOT NULL DEFAULT 0,
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL,
+  next_attempt_at  INTEGER NOT NULL DEFAULT 0,  -- a retry waits until then (unix ms; v11)
   UNIQUE (tenant_id, idempotency_key)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(state, id) WHERE state IN ('queued', 'sending');
+-- The worker's per-tenant picks: a tenant's queued rows in order (app/services/outbox.py).
+CREATE INDEX IF NOT EXISTS outbox_queued ON outbox(tenant_id, id) WHERE state = 'queued';
 
 -- Receipts that arrived before we stored the provider id of their message (a race with the
 -- send call, or sends from another device); applied when the id shows up, dropped after a day.
@@ -319,4 +322,4 @@ CREATE TABLE IF NOT EXISTS health_probe (
   checked_at  INTEGER NOT NULL
 ) STRICT;
 
-PRAGMA user_version = 10;
+PRAGMA user_version = 11;

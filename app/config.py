@@ -54,6 +54,7 @@ class Config:
     # bearer token there, so only the operator may allow it, never a tenant admin alone.
     allow_custom_api_base: bool = False
     wal_limit_mb: int = 64               # the WAL is checkpointed and cut back past this size
+    send_rate: float = 20.0              # sends/s per WhatsApp number (app/services/governor.py); 0: no limit
     log_level: str = "INFO"
     log_format: str = "text"             # or "json": one object per line
     revocation_check: float = 2.0        # seconds between looks for sessions revoked elsewhere
@@ -109,6 +110,20 @@ def _env_float(env: dict[str, str], name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def _env_rate(env: dict[str, str], name: str, default: float) -> float:
+    """A rate: a number >= 0, where 0 means no limit."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if not 0 <= value < float("inf"):
+        raise ConfigError(f"{name} must be 0 (no limit) or a positive number, got {raw!r}")
     return value
 
 
@@ -175,6 +190,7 @@ def load_config(
         secure_cookies=_secure_cookies(env),
         allow_custom_api_base=env.get("CONDORITO_ALLOW_CUSTOM_API_BASE", "") in ("1", "true", "yes"),
         wal_limit_mb=_env_int(env, "CONDORITO_WAL_LIMIT_MB", 64),
+        send_rate=_env_rate(env, "CONDORITO_SEND_RATE", 20.0),
         log_level=env.get("CONDORITO_LOG_LEVEL", "INFO").upper(),
         log_format=_log_format(log_format or env.get("CONDORITO_LOG_FORMAT") or "text"),
         metrics_token=env.get("CONDORITO_METRICS_TOKEN", "").strip(),

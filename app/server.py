@@ -29,6 +29,7 @@ from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
 from app.serve_lock import LockBusy, ServeLock
 from app.services import link, whatsapp_config
+from app.services.governor import Governor
 from app.services.inbox import Inbox
 from app.services.media_fetcher import MediaFetcher
 from app.services.media_out import OutboundFiles
@@ -230,7 +231,8 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
 
 async def _outbox(app: web.Application) -> AsyncIterator[None]:
     outbox = app[keys.OUTBOX] = OutboxWorker(app[keys.DB], app[keys.PROVIDERS],
-                                             OutboundFiles(app[keys.DB], app[keys.MEDIA_STORE]))
+                                             OutboundFiles(app[keys.DB], app[keys.MEDIA_STORE]),
+                                             Governor(app[keys.CONFIG].send_rate))
     app[keys.INBOX].on_queued = outbox.wake
     outbox.on_failed = app[keys.METRICS].send_error
     await outbox.start()

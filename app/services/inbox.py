@@ -117,6 +117,8 @@ class Inbox:
     ) -> None:
         """Store and announce a change of the WhatsApp link."""
         await self._db.write(lambda tx: link.set_state(tx, tenant_id, state, phone=phone, reason=reason))
+        if state == "connected":
+            self.on_queued()  # sends held by a failed link (expired token, restriction) resume
         log.info("whatsapp link", extra={"fields": {"tenant": tenant_id, "state": state,
                                                     "reason": reason}})
 

@@ -118,9 +118,13 @@ class ProviderError(AppError):
 
     status = 409
 
-    def __init__(self, code: str, message: str = "", *, retryable: bool = False) -> None:
+    def __init__(self, code: str, message: str = "", *, retryable: bool = False,
+                 min_delay: float = 0.0, throttled: bool = False, pause: str | None = None) -> None:
         super().__init__(message or code, code=code)
         self.retryable = retryable
+        self.min_delay = min_delay    # seconds at least before the retry (131056: one recipient)
+        self.throttled = throttled    # the number sends too fast: its send rate goes down
+        self.pause = pause            # a link reason (auth_error, restricted): the tenant's sends stop
 
 
 class ProviderSink(Protocol):

@@ -34,8 +34,16 @@ log = logging.getLogger("condorito.cloud")
 
 SEND_TIMEOUT = 15.0
 MEDIA_TIMEOUT = 120.0  # a 100 MB document on a slow link; the URL itself lives ~5 minutes
-# Meta error codes that mean "try again later" (throttling, transient); others are final.
+# What a Graph error code means for the sender (shared/reference/whatsapp-apis.md §2.5).
+# Retryable: throttling and transient failures; any other code is final at once.
 RETRYABLE = {4, 80007, 130429, 131000, 131016, 131056, 133004}
+# Seconds at least before trying again: the pair limit is ~1 message per 6 s to one recipient;
+# app- and account-level call limits need minutes.
+MIN_DELAY = {131056: 6.0, 4: 60.0, 80007: 60.0}
+# The number itself is over its throughput: the per-number send rate goes down (governor).
+THROTTLED = {130429, 4, 80007}
+# The channel cannot send until an admin acts: the link fails with this reason, sends wait.
+PAUSE = {190: "auth_error", 368: "restricted", 131048: "restricted", 131031: "restricted"}
 # A voice note's first play counts as read; our statuses have no `played`.
 _STATUSES = {"sent": "sent", "delivered": "delivered", "read": "read", "played": "read",
              "failed": "failed"}
@@ -212,15 +220,22 @@ class CloudProvider:
                          "Content-Type": "application/json"},
                 timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT),
             ) as resp:
-                data = await resp.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise ProviderError("provider_unreachable", str(exc), retryable=True) from None
-        if resp.status >= 400 or not isinstance(data, dict) or "messages" not in data:
-            err = (data or {}).get("error") or {} if isinstance(data, dict) else {}
-            code = err.get("code")
-            raise ProviderError(f"wa_{code}" if code else f"http_{resp.status}",
-                                str(err.get("message", ""))[:200], retryable=code in RETRYABLE)
-        return str(data["messages"][0]["id"])
+                raw = await resp.read()
+        except TimeoutError:
+            # Ambiguous (Meta may have taken it), but a reply that never leaves is worse.
+            raise ProviderError("provider_timeout", retryable=True) from None
+        except aiohttp.ClientError as exc:
+            raise ProviderError("provider_unreachable", type(exc).__name__, retryable=True) from None
+        try:
+            data: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = None  # a proxy's HTML error page: judged by its HTTP status
+        try:
+            if resp.status >= 400:
+                raise KeyError("error status")
+            return str(data["messages"][0]["id"])
+        except (KeyError, IndexError, TypeError):
+            raise graph_error(tenant_id, resp.status, data) from None
 
     async def fetch_media(self, tenant_id: int, media_id: str, max_bytes: int) -> FetchedMedia:
         """GET /{media_id} for the short-lived URL, then GET that URL, both with the token.
@@ -300,3 +315,20 @@ def media_payload(msg: OutboundMessage, media_id: str) -> dict[str, str]:
     if msg.media.kind == "document" and msg.media.filename:
         obj["filename"] = msg.media.filename
     return obj
+
+def graph_error(tenant_id: int, http_status: int, data: Any) -> ProviderError:
+    """The ProviderError for a Graph answer without a message id (branch on `code`, not HTTP)."""
+    err = data.get("error") if isinstance(data, dict) else None
+    err = err if isinstance(err, dict) else {}
+    code = err.get("code")
+    if not isinstance(code, int):
+        # No Meta error body: a proxy's 5xx or a 429 is worth another try, the rest is final.
+        return ProviderError(f"http_{http_status}", retryable=http_status >= 500 or http_status == 429)
+    # fbtrace_id is what Meta support asks for; the message text may quote the body, so not logged.
+    log.info("graph error", extra={"fields": {"tenant": tenant_id, "code": code,
+                                              "subcode": err.get("error_subcode"),
+                                              "fbtrace_id": err.get("fbtrace_id")}})
+    return ProviderError(f"wa_{code}", str(err.get("message", ""))[:200],
+                         retryable=code in RETRYABLE or http_status >= 500,
+                         min_delay=MIN_DELAY.get(code, 0.0), throttled=code in THROTTLED,
+                         pause=PAUSE.get(code))

@@ -92,8 +92,9 @@ class FakeGraph:
     accepted: list[Sent] = field(default_factory=list)
     reads: list[dict[str, Any]] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
-    requests: int = 0
+    requests: int = 0  # send requests that got past the token check, answered or not
     template_requests: int = 0
+    seen_at: list[float] = field(default_factory=list)  # loop time of every send request
 
     def __post_init__(self) -> None:
         self.app = web.Application()
@@ -206,7 +207,6 @@ class FakeGraph:
         return web.json_response(error_body(failure.code, subcode=failure.subcode), status=status)
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
-        self.requests += 1
         token = self._bearer(request)
         try:
             payload = await request.json()
@@ -222,6 +222,8 @@ class FakeGraph:
             self.reads.append(payload)
             await self._notify()
             return web.json_response({"success": True})
+        self.requests += 1  # send attempts (mark-as-read is not one)
+        self.seen_at.append(asyncio.get_running_loop().time())
         if self._script:
             failure = self._script.popleft()
             if failure.hang:
