@@ -11,7 +11,7 @@ from app import keys
 from app.services import media
 from tests.helpers.actors import Actor
 from tests.helpers.fake_graph_media import FakeGraphMedia
-from tests.helpers.frames import next_event
+from tests.helpers.frames import drain_until, is_event, next_event
 from tests.test_media import cloud_alice, graph  # noqa: F401 (fixtures)
 from tests.test_webhooks import payload, post_hook, text
 
@@ -132,3 +132,23 @@ async def test_cloud_uploads_the_file_then_sends_it_by_media_id(
                                           "document": {"id": up["id"], "caption": "Aquí va",
                                                        "filename": "Presupuesto mayo.pdf"}}]
     assert graph.refused == 0 and set(graph.graph.tokens) == {"tok-acme"}  # the tenant's token, always
+
+
+async def test_an_expired_token_at_upload_fails_the_link_like_a_send(
+    cloud_alice: Actor, graph: FakeGraphMedia  # noqa: F811
+) -> None:
+    alice = cloud_alice
+    assert (await alice.post("/api/v1/whatsapp/connect")).status == 202
+    await post_hook(alice, payload("1001", text("wamid.Q2", "hola")))
+    await alice.client.app[keys.WEBHOOKS].idle()
+    conv = (await (await alice.get("/api/v1/conversations")).json())["items"][0]["id"]
+    graph.graph.token = "rotated-by-meta"  # the tenant's token no longer works: 190
+    ws, _ = await alice.ws()
+    resp = await upload(alice, conv, form())
+    assert resp.status == 201
+    frames = await drain_until(ws, is_event("whatsapp_disconnected"))
+    gone = frames[-1]
+    assert (gone["data"]["state"], gone["data"]["reason"]) == ("failed", "auth_error")
+    [status] = [f["data"] for f in frames if f.get("event") == "message_status"]
+    assert (status["status"], status["error"]) == ("failed", "wa_190")
+    assert graph.uploads == [] and graph.graph.accepted == []

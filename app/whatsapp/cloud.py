@@ -211,7 +211,7 @@ class CloudProvider:
         if msg.media is not None:  # uploaded first, then sent by its media id
             body.pop("text")
             body["type"] = msg.media.kind
-            body[msg.media.kind] = media_payload(msg, await self.upload_media(settings, msg))
+            body[msg.media.kind] = media_payload(msg, await self.upload_media(tenant_id, settings, msg))
         url = f"{settings.api_base.rstrip('/')}/{settings.phone_number_id}/messages"
         try:
             async with self._session.post(
@@ -280,8 +280,11 @@ class CloudProvider:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ProviderError("provider_unreachable", str(exc)[:200], retryable=True) from None
 
-    async def upload_media(self, settings: CloudSettings, msg: OutboundMessage) -> str:
-        """POST /{phone_number_id}/media (multipart `file`, `type`, `messaging_product`) -> its id."""
+    async def upload_media(self, tenant_id: int, settings: CloudSettings, msg: OutboundMessage) -> str:
+        """POST /{phone_number_id}/media (multipart `file`, `type`, `messaging_product`) -> its id.
+
+        Refusals are judged like a send's (graph_error): a 190 here fails the link all the same.
+        """
         assert msg.media is not None
         form = aiohttp.FormData(quote_fields=False)
         form.add_field("messaging_product", "whatsapp")
@@ -298,10 +301,7 @@ class CloudProvider:
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ProviderError("provider_unreachable", str(exc)[:200], retryable=True) from None
         if resp.status >= 400 or not isinstance(data, dict) or not data.get("id"):
-            err = (data or {}).get("error") or {} if isinstance(data, dict) else {}
-            code = err.get("code") if isinstance(err, dict) else None
-            raise ProviderError(f"wa_{code}" if code else f"http_{resp.status}",
-                                retryable=code in RETRYABLE or resp.status >= 500)
+            raise graph_error(tenant_id, resp.status, data)
         return str(data["id"])
 
 
