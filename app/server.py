@@ -53,6 +53,7 @@ from app.web import (
     api_whatsapp,
     headers,
     inbox_calls,
+    openapi,
     ops,
     pages,
     pages_bulk,
@@ -114,6 +115,7 @@ def _routes(app: web.Application) -> None:
     api_bulk_preview.setup_routes(app)
     api_suppressions.setup_routes(app)
     longpoll.setup_routes(app)
+    openapi.setup_routes(app)
     webhooks.setup_routes(app)
     pages.setup_routes(app)
     pages_chat.setup_routes(app)

@@ -83,6 +83,14 @@ async def test_bad_requests_are_4xx_with_a_code(alice: Actor) -> None:
     resp = await alice.client.post("/api/v1/bulk/preview", data=b"[1]", headers={**alice.headers,
                                    "Content-Type": "application/json"})
     await assert_error(resp, 400, "invalid_json")
+    # Found by schemathesis (tests/test_openapi.py): a multipart type without its boundary was a 500.
+    resp = await alice.client.post("/api/v1/bulk/preview", data=b"{}", headers={**alice.headers,
+                                   "Content-Type": "multipart/form-data"})
+    await assert_error(resp, 400, "invalid_form")
+    bad_part = b'--B\r\nContent-Disposition: form-data; name="\x0e"\r\n\r\nx\r\n--B--\r\n'
+    resp = await alice.client.post("/api/v1/bulk/preview", data=bad_part, headers={**alice.headers,
+                                   "Content-Type": "multipart/form-data; boundary=B"})
+    await assert_error(resp, 400, "invalid_form")
     await assert_error(await preview(alice, form(b"producto;precio\npan;1000\n")), 400, "no_phone_column")
     await assert_error(await preview(alice, form(b"")), 400, "empty_file")
     big = b"telefono\n" + b"987654321\n" * (bulk_import.MAX_FILE_BYTES // 10 + 1)

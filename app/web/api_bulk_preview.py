@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from app import keys
 from app.errors import Invalid
@@ -84,7 +85,10 @@ async def handle_preview(request: web.Request) -> web.Response:
     tenant = await request.app[keys.TENANTS].get(p.tenant_id)
     country = tenant.default_country
     if request.content_type == "multipart/form-data":
-        data = await _read_form(request)
+        try:
+            data = await _read_form(request)
+        except (ValueError, HttpProcessingError):  # aiohttp: no boundary, a malformed part header
+            raise Invalid("malformed multipart/form-data", code="invalid_form") from None
     else:
         data = json_object(await request.read())
     body = _text(data, "body", MAX_BODY_TEXT)
