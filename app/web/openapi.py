@@ -14,7 +14,18 @@ from aiohttp import web
 
 from app.auth.middleware import public
 from app.jsonenc import dumps
-from app.web.openapi_schemas import BULK_PREVIEW, ID, SCHEMAS, obj, page, ref
+from app.web.openapi_schemas import (
+    BULK_PREVIEW,
+    COUNT,
+    HEALTH,
+    ID,
+    OPTOUT,
+    SCHEMAS,
+    SUPPRESSION,
+    obj,
+    page,
+    ref,
+)
 
 PATH = "/api/v1/openapi.json"
 STR = {"type": "string"}
@@ -155,6 +166,29 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         forms={"multipart/form-data": obj({"body": STR}, {"file": {"type": "string", "contentMediaType":
                                                                    "text/csv"}, "numbers": STR})},
         tag="bulk")},
+    "/api/v1/suppressions": {
+        "get": op("Phones bulk campaigns skip, newest first",
+                  answer(200, "a page", {"allOf": [page(SUPPRESSION), obj({"total": COUNT})]}),
+                  query={"cursor": STR, "limit": LIMIT}, tag="bulk"),
+        "post": op("Put a phone on the list (read with the business's default country)",
+                   {**answer(201, "added", SUPPRESSION), **answer(200, "it was there already", SUPPRESSION)},
+                   body=obj({"phone": STR}), tag="bulk"),
+    },
+    "/api/v1/suppressions/{phone}": {"delete": op(
+        "Take a phone (E.164 digits) off the list", answer(204, "removed"), tag="bulk")},
+    "/api/v1/optout": {
+        "get": op("The opt-out words", answer(200, "words", OPTOUT), tag="bulk"),
+        "put": op("Set the opt-out words (admin)", answer(200, "words", OPTOUT),
+                  body=obj({"words": {"type": "array", "items": STR}}), tag="bulk"),
+    },
+    "/healthz": {"get": op(
+        "Process up, database writable, WhatsApp states as counts (no login)",
+        {**answer(200, "healthy", HEALTH), **answer(503, "the database takes no write", HEALTH)},
+        auth=False, tag="operations")},
+    "/metrics": {"get": op(
+        "Prometheus text format; CONDORITO_METRICS_TOKEN as a bearer token, else this machine only",
+        {"200": {"description": "metrics", "content": {"text/plain": {"schema": STR}}}},
+        auth=False, tag="operations")},
     PATH: {"get": op("This description", answer(200, "OpenAPI 3.1", {"type": "object"}), auth=False,
                      tag="meta")},
 }

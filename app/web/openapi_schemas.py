@@ -118,6 +118,15 @@ BULK_PREVIEW = obj({
          "text": {"type": "string"}})},
 })
 
+COUNT = {"type": "integer", "minimum": 0}
+SUPPRESSION = obj({"phone": {"type": "string"}, "source": {"type": "string"}, "created_at": MS,
+                   "name": {"type": "string"}})
+OPTOUT = obj({"words": {"type": "array", "items": {"type": "string"}},
+              "default_words": {"type": "array", "items": {"type": "string"}}})
+HEALTH = obj({"status": {"enum": ["ok", "unhealthy"]},
+              "database": obj({"writable": {"type": "boolean"}}, {"write_ms": {"type": ["number", "null"]}}),
+              "whatsapp": {"type": "object"}})
+
 ERROR = obj({"error": obj(
     {"code": {"type": "string", "pattern": "^[a-z0-9_]+$"}, "message": {"type": "string"}},
     {"retry_after": {"type": "number"}, "field": {"type": "string"},
