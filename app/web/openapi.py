@@ -53,8 +53,9 @@ def op(summary: str, ok: dict[str, Any], *, body: dict[str, Any] | None = None,
     }
     if params:
         out["parameters"] = params
-    if body is not None:
-        content = {JSON: {"schema": body}} | {kind: {"schema": s} for kind, s in (forms or {}).items()}
+    if body is not None or forms:
+        content = ({JSON: {"schema": body}} if body is not None else {}) | {
+            kind: {"schema": s} for kind, s in (forms or {}).items()}
         out["requestBody"] = {"required": True, "content": content}
     if not auth:
         out["security"] = []
@@ -120,6 +121,11 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
                    headers={"Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 200}},
                    tag="inbox"),
     },
+    "/api/v1/conversations/{id}/media": {"post": op(
+        "Send a photo (JPEG, PNG) or a document, with an optional caption",
+        answer(201, "queued, its `media` ready", ref("Message")),
+        forms={"multipart/form-data": obj({"file": BYTES}, {"caption": STR})},
+        headers={"Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 200}}, tag="inbox")},
     "/api/v1/conversations/{id}/read": {"post": op(
         "Mark read: unread goes to 0", answer(204, "read"), tag="inbox")},
     "/api/v1/stats": {"get": op("Today's figures", answer(200, "figures", ref("Stats")), tag="inbox")},
