@@ -36,7 +36,8 @@ from tests.helpers.security import (
     ws_refused,
 )
 
-PUBLIC_API = {("POST", "/api/v1/auth/login")}
+# The OpenAPI document is the same for everyone and holds no data (tests/test_openapi.py).
+PUBLIC_API = {("POST", "/api/v1/auth/login"), ("GET", "/api/v1/openapi.json")}
 NEW_PASSWORD = "otra clave larga"
 
 Forge = Callable[[TestClient, Actor, Actor], str]

@@ -83,6 +83,7 @@ OTHER_CASES: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/whatsapp/config"): "test_tenant_wide_actions_stay_home",
     ("POST", "/api/v1/sandbox/inbound"): "test_sandbox_inbound_never_reaches_the_other_tenant",
     ("GET", "/api/v1/events"): "test_*_long_poll_* and test_replay_*",
+    ("GET", "/api/v1/openapi.json"): "a static document, the same for everyone (tests/test_openapi.py)",
     ("POST", "/api/v1/bulk/preview"): "tests/test_bulk_preview.py::test_contacts_source_is_the_callers_tenant_only",
     ("GET", "/api/v1/suppressions"): "tests/test_optout.py::test_lists_never_cross_tenants",
     ("POST", "/api/v1/suppressions"): "tests/test_optout.py::test_lists_never_cross_tenants",
