@@ -154,8 +154,9 @@ $("c-cancel").addEventListener("click", () => {
 
 async function reload() {
   const c = await getCampaign(id);
-  current = null;
-  show(c);
+  // A live event may have shown newer figures while this answer was on its way (it was read
+  // before that event's commit): the same rule as for events keeps the bar from going back.
+  if (accept(c)) show(c);
   return c.seq ?? null;
 }
 

@@ -92,5 +92,12 @@ document.getElementById("campaigns-retry").addEventListener("click", () => { loa
 
 const rt = realtime();
 rt.on("bulk_message_progress", (c) => { if (c && c.id !== undefined) upsert(c); });
+// WhatsApp flagged the number (admins only): every running campaign paused; say so on top.
+rt.on("bulk_alert", (alert) => {
+  if (alert?.kind !== "paused") return;
+  const box = document.getElementById("campaigns-alert");
+  box.textContent = t("bulk.paused_by_whatsapp");
+  box.hidden = false;
+});
 rt.onResync(load);
 load().catch((err) => console.warn("bulk list", err));

@@ -13,7 +13,7 @@ let next = null;
 let total = 0;
 
 function showCount() {
-  $("sup-count").textContent = t("sup.count", { n: formatNumber(total) });
+  $("sup-count").textContent = total === 1 ? t("sup.count_one") : t("sup.count", { n: formatNumber(total) });
   $("sup-empty").hidden = list.children.length > 0;
 }
 
