@@ -81,7 +81,9 @@ CREATE TABLE IF NOT EXISTS messages (
   wa_id            TEXT,                 -- the provider's message id (dedupe key per tenant)
   author_kind      TEXT CHECK (author_kind IN ('user', 'bot', 'bulk', 'contact')),
   author_user_id   INTEGER,
-  created_at       INTEGER NOT NULL
+  created_at       INTEGER NOT NULL,
+  reply_to_id      INTEGER,              -- the message this one answers (same conversation; v12)
+  template         TEXT                  -- JSON {name, language, params} of a template send (v12)
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS messages_wa_id ON messages(tenant_id, wa_id) WHERE wa_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_conversation ON messages(conversation_id, id);
@@ -273,7 +275,8 @@ CREATE TABLE IF NOT EXISTS whatsapp_configs (
   app_secret       TEXT,
   verify_token     TEXT,
   api_base         TEXT,
-  updated_at       INTEGER NOT NULL
+  updated_at       INTEGER NOT NULL,
+  waba_id          TEXT                  -- WhatsApp Business Account: its message templates (v12)
 ) STRICT;
 CREATE UNIQUE INDEX IF NOT EXISTS whatsapp_configs_phone ON whatsapp_configs(phone_number_id)
   WHERE phone_number_id IS NOT NULL;
@@ -322,4 +325,4 @@ CREATE TABLE IF NOT EXISTS health_probe (
   checked_at  INTEGER NOT NULL
 ) STRICT;
 
-PRAGMA user_version = 11;
+PRAGMA user_version = 12;

@@ -228,6 +228,7 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
             sandbox.restore(tenant_id, phone)
         yield
     finally:  # restore() may have started pairings before a failure
+        await providers.close()
         await sandbox.close()
 
 
@@ -237,6 +238,7 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
                                              Governor(app[keys.CONFIG].send_rate))
     app[keys.INBOX].on_queued = outbox.wake
     outbox.on_failed = app[keys.METRICS].send_error
+    app[keys.INBOX].on_read = app[keys.PROVIDERS].read_soon
     await outbox.start()
     yield
     await outbox.stop()

@@ -10,7 +10,7 @@ from pathlib import Path
 from app.private_files import private_file
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 BUSY_TIMEOUT_MS = 10_000
 
 # Columns added after their table first shipped, as (table, column, declaration). `CREATE TABLE
@@ -23,6 +23,9 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("tenants", "default_lang", "TEXT NOT NULL DEFAULT 'es'"),  # version 5
     ("tenants", "default_country", "TEXT"),  # version 7
     ("outbox", "next_attempt_at", "INTEGER NOT NULL DEFAULT 0"),  # version 11
+    ("messages", "reply_to_id", "INTEGER"),  # version 12
+    ("messages", "template", "TEXT"),  # version 12
+    ("whatsapp_configs", "waba_id", "TEXT"),  # version 12
 )
 
 

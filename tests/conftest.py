@@ -4,7 +4,9 @@ Helpers (actors, frames, barriers, events...) live in tests/helpers/."""
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,9 @@ from aiohttp.test_utils import TestClient
 from app import create_app
 from app.auth import passwords
 from app.config import Config
+from app.services import outbox
 from tests.helpers.actors import Actor, make_actor
+from tests.helpers.fake_graph import FakeGraph
 
 
 @pytest.fixture(autouse=True)
@@ -45,3 +49,22 @@ async def alice(client: TestClient) -> Actor:
 async def bob(client: TestClient) -> Actor:
     """Admin of tenant `globex` (the other tenant of every isolation test)."""
     return await make_actor(client, "globex")
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    """The fake Graph API (tests/helpers/fake_graph.py) on 127.0.0.1."""
+    async with FakeGraph() as g:
+        yield g
+
+
+STAND_IN_RATE = 1000.0  # sends/s per number on the stand-in server: a rate no test reaches
+
+
+@pytest.fixture
+async def stand_in(aiohttp_client: Any, config: Config, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """A server whose operator allows a stand-in Graph API base (the fake Graph API); retries
+    back off in tens of milliseconds instead of seconds."""
+    monkeypatch.setattr(outbox, "BACKOFF_BASE", 0.02)
+    return await aiohttp_client(create_app(dataclasses.replace(
+        config, allow_custom_api_base=True, send_rate=STAND_IN_RATE)))

@@ -4,45 +4,24 @@ the refusals that hold a tenant's sends (expired token, restricted number)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
-from app import create_app, keys
-from app.config import Config
+from app import keys
 from app.services import outbox
 from app.whatsapp import cloud
+from tests.conftest import STAND_IN_RATE
 from tests.helpers.actors import Actor, make_actor
 from tests.helpers.fake_graph import FakeGraph
 from tests.helpers.frames import barrier, events, next_event
 from tests.test_webhooks import SECRET, payload, post_hook, text
 
 CHAT = json.loads((Path(__file__).parent.parent / "app" / "locales" / "chat.json").read_text())
-RATE = 1000.0
 DASH = json.loads((Path(__file__).parent.parent / "app" / "locales" / "dashboard.json").read_text())
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    async with FakeGraph() as g:
-        yield g
-
-
-@pytest.fixture
-async def stand_in(aiohttp_client: Any, config: Config) -> TestClient:
-    """A server whose operator allows a stand-in Graph API base; a rate no test reaches."""
-    return await aiohttp_client(create_app(dataclasses.replace(
-        config, allow_custom_api_base=True, send_rate=RATE)))
-
-
-@pytest.fixture(autouse=True)
-def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(outbox, "BACKOFF_BASE", 0.02)
 
 
 async def cloud_actor(client: TestClient, code: str, graph: FakeGraph, pnid: str) -> Actor:
@@ -130,7 +109,7 @@ async def test_throttled_send_is_retried_after_a_pause_then_sent_once(
     assert graph.seen_at[1] - graph.seen_at[0] >= 0.1
     assert await outbox_row(alice, message["id"]) == ("accepted", 2)
     # And the number's rate went down (the governor was told).
-    assert stand_in.app[keys.OUTBOX].governor.rate(alice.tenant_id) < RATE
+    assert stand_in.app[keys.OUTBOX].governor.rate(alice.tenant_id) < STAND_IN_RATE
 
 
 @pytest.mark.parametrize("script", ["5xx", "bare_503", "timeout", "pair_limit"])

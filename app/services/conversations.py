@@ -19,7 +19,7 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 _MESSAGE_COLS = (
     "m.id, m.conversation_id, m.direction, m.type, m.body, m.status, m.error, m.wa_id,"
-    " m.author_kind, m.author_user_id, m.created_at, u.name AS author_name, "
+    " m.author_kind, m.author_user_id, m.created_at, u.name AS author_name, m.reply_to_id, "
     + media.MESSAGE_MEDIA_COLS
 )
 _MESSAGE_FROM = "messages m LEFT JOIN users u ON u.id = m.author_user_id" + media.MESSAGE_MEDIA_JOIN
@@ -66,6 +66,8 @@ def message_object(row: sqlite3.Row) -> dict[str, Any]:
     file = media.from_row(row)
     if file is not None:
         obj["media"] = file
+    if row["reply_to_id"] is not None:
+        obj["reply_to"] = str(row["reply_to_id"])  # additive: the message this one answers
     return obj
 
 

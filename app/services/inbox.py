@@ -34,6 +34,7 @@ class Inbox:
         self._search = search
         self.on_queued: Callable[[], None] = lambda: None
         self.on_media: Callable[[], None] = lambda: None  # a media message to download
+        self.on_read: Callable[[int, str], None] = lambda tenant_id, wa_id: None
 
     async def _ref(self, tenant_id: int) -> TenantRef:
         tenant = await self._tenants.get(tenant_id)
@@ -130,7 +131,7 @@ class Inbox:
 
     async def send_reply(
         self, tenant_id: int, user_id: int, conversation_id: int, body: str,
-        idempotency_key: str | None,
+        idempotency_key: str | None, *, reply_to: int | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Queue a reply through the outbox; the same key answers the same message."""
         ref = await self._ref(tenant_id)
@@ -139,7 +140,8 @@ class Inbox:
 
         def write(tx: Tx) -> tuple[dict[str, Any], bool]:
             message, created = messages.queue_outbound(
-                tx, ref, conversation_id, body, idempotency_key=key, author_user_id=user_id
+                tx, ref, conversation_id, body, idempotency_key=key, author_user_id=user_id,
+                reply_to=reply_to,
             )
             if created:
                 self._touch(tx, tenant_id)
@@ -175,5 +177,9 @@ class Inbox:
         def write(tx: Tx) -> None:
             if messages.mark_read(tx, ref, conversation_id):
                 self._touch(tx, tenant_id)
+                # The customer's phone shows blue ticks once an agent opened the conversation.
+                wa_id = messages.last_inbound_wa_id(tx, tenant_id, conversation_id)
+                if wa_id:
+                    tx.after_commit.append(lambda: self.on_read(tenant_id, wa_id))
 
         await self._db.write(write)

@@ -109,9 +109,31 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
     return Ingested(str(message_id), str(conversation_id), False)
 
 
-def request_hash(conversation_id: int, body: str) -> str:
+def request_hash(conversation_id: int, body: str, reply_to: int | None = None) -> str:
     """Fingerprint of a send request, to refuse an Idempotency-Key reused for another one."""
-    return hashlib.sha256(f"{conversation_id}\x00{body}".encode()).hexdigest()
+    extra = "" if reply_to is None else f"\x00reply:{reply_to}"  # old fingerprints unchanged
+    return hashlib.sha256(f"{conversation_id}\x00{body}{extra}".encode()).hexdigest()
+
+
+def check_reply_to(tx: Tx, tenant_id: int, conversation_id: int, reply_to: int) -> None:
+    """A reply quotes a message of the same conversation (and tenant), or nothing is written."""
+    row = tx.execute(
+        "SELECT 1 FROM messages WHERE id = ? AND tenant_id = ? AND conversation_id = ?",
+        (reply_to, tenant_id, conversation_id),
+    ).fetchone()
+    if row is None:
+        raise Invalid("reply_to is not a message of this conversation", code="invalid_reply_to",
+                      field="reply_to")
+
+
+def last_inbound_wa_id(tx: Tx, tenant_id: int, conversation_id: int) -> str | None:
+    """The provider id of the customer's latest message (marking it read marks the earlier)."""
+    row = tx.execute(
+        "SELECT wa_id FROM messages WHERE conversation_id = ? AND tenant_id = ? AND direction = 'in'"
+        " ORDER BY id DESC LIMIT 1",
+        (conversation_id, tenant_id),
+    ).fetchone()
+    return row[0] if row else None
 
 
 def check_body(body: Any) -> str:
@@ -128,7 +150,7 @@ def check_body(body: Any) -> str:
 def queue_outbound(
     tx: Tx, tenant: TenantRef, conversation_id: int, body: str, *, idempotency_key: str,
     author_kind: str = "user", author_user_id: int | None = None,
-    file: media.OutboundFile | None = None,
+    file: media.OutboundFile | None = None, reply_to: int | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Queue a reply: message row + outbox row + events. Returns (message, created).
 
@@ -137,7 +159,8 @@ def queue_outbound(
     """
     # Every sender (agents, bot, bulk) passes here; a no-op for a body check_body cleaned.
     body = clean_text(body)
-    fingerprint = request_hash(conversation_id, body if file is None else f"{body}\x00{file.sha256}")
+    fingerprint = request_hash(conversation_id, body if file is None else f"{body}\x00{file.sha256}",
+                               reply_to)
     existing = tx.execute(
         "SELECT message_id, request_hash FROM outbox WHERE tenant_id = ? AND idempotency_key = ?",
         (tenant.id, idempotency_key),
@@ -154,13 +177,15 @@ def queue_outbound(
     ).fetchone()
     if row is None:
         raise NotFound("conversation not found")
+    if reply_to is not None:
+        check_reply_to(tx, tenant.id, conversation_id, reply_to)
     now = now_ms()
     message_id = tx.execute(
         "INSERT INTO messages (tenant_id, conversation_id, direction, type, body, status,"
-        " author_kind, author_user_id, created_at) VALUES (?, ?, 'out', ?, ?, 'queued', ?, ?, ?)"
-        " RETURNING id",
+        " author_kind, author_user_id, created_at, reply_to_id)"
+        " VALUES (?, ?, 'out', ?, ?, 'queued', ?, ?, ?, ?) RETURNING id",
         (tenant.id, conversation_id, file.kind if file else "text", body, author_kind,
-         author_user_id, now),
+         author_user_id, now, reply_to),
     ).fetchone()[0]
     if file is not None:
         media.add_outbound(tx, tenant.id, message_id, file, now)

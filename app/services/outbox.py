@@ -63,15 +63,16 @@ def due_rows(conn: sqlite3.Connection, tenant_id: int, now: int, limit: int,
              skip: set[int]) -> list[OutboundMessage]:
     """A tenant's due queued rows, oldest first, without those already being started."""
     rows = conn.execute(
-        "SELECT o.id, o.message_id, m.body, ct.phone FROM outbox o"
+        "SELECT o.id, o.message_id, m.body, ct.phone, r.wa_id FROM outbox o"
         " JOIN messages m ON m.id = o.message_id AND m.tenant_id = o.tenant_id"
+        " LEFT JOIN messages r ON r.id = m.reply_to_id AND r.tenant_id = o.tenant_id"
         " JOIN conversations c ON c.id = m.conversation_id AND c.tenant_id = o.tenant_id"
         " JOIN contacts ct ON ct.id = c.contact_id AND ct.tenant_id = o.tenant_id"
         " WHERE o.tenant_id = ? AND o.state = 'queued' AND o.next_attempt_at <= ?"
         " ORDER BY o.id LIMIT ?",
         (tenant_id, now, limit + len(skip)),
     ).fetchall()
-    out = [OutboundMessage(outbox_id=r[0], message_id=r[1], to=r[3], body=r[2])
+    out = [OutboundMessage(outbox_id=r[0], message_id=r[1], to=r[3], body=r[2], reply_to=r[4])
            for r in rows if r[0] not in skip]
     return out[:limit]
 

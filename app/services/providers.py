@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from app.errors import Conflict
 from app.services.tenants import Directory
 from app.whatsapp.base import Provider
+
+log = logging.getLogger("condorito.providers")
 
 
 class ProviderRegistry:
@@ -13,6 +18,7 @@ class ProviderRegistry:
     def __init__(self, tenants: Directory) -> None:
         self._tenants = tenants
         self._providers: dict[str, Provider] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def add(self, provider: Provider) -> None:
         """Make a provider available."""
@@ -26,3 +32,24 @@ class ProviderRegistry:
             raise Conflict(f"provider {tenant.provider!r} is not available in this install",
                            code="provider_unavailable")
         return provider
+
+    def read_soon(self, tenant_id: int, wa_id: str) -> None:
+        """Tell the tenant's provider (if it can) that the customer's messages were read, in the
+        background: the agent's request does not wait for Meta."""
+        task = asyncio.get_running_loop().create_task(self._read(tenant_id, wa_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _read(self, tenant_id: int, wa_id: str) -> None:
+        try:
+            provider = await self.for_tenant(tenant_id)
+            mark_read = getattr(provider, "mark_read", None)  # optional: the sandbox has none
+            if mark_read is not None:
+                await mark_read(tenant_id, wa_id)
+        except Exception:
+            log.exception("mark read failed", extra={"fields": {"tenant": tenant_id}})
+
+    async def close(self) -> None:
+        """Wait for read marks in flight (before the HTTP session closes)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

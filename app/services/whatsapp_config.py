@@ -16,7 +16,8 @@ from app.whatsapp.cloud import CloudSettings
 DEFAULT_API_BASE = "https://graph.facebook.com/v23.0"
 META_HOST = "graph.facebook.com"
 _VERSION = re.compile(r"/v\d{1,3}\.\d{1,3}/?")
-CLOUD_FIELDS = ("phone_number_id", "access_token", "app_secret", "verify_token", "api_base")
+CLOUD_FIELDS = ("phone_number_id", "access_token", "app_secret", "verify_token", "api_base",
+                "waba_id")
 SECRET_FIELDS = ("access_token", "app_secret", "verify_token")
 
 
@@ -34,7 +35,7 @@ def get_cloud(conn: sqlite3.Connection, tenant_id: int, *,
     A custom base stored while the operator allowed it is not used once they stop allowing it:
     Meta's base takes its place, so the token only ever goes to Meta."""
     row = conn.execute(
-        "SELECT phone_number_id, access_token, app_secret, verify_token, api_base"
+        "SELECT phone_number_id, access_token, app_secret, verify_token, api_base, waba_id"
         " FROM whatsapp_configs WHERE tenant_id = ?",
         (tenant_id,),
     ).fetchone()
@@ -43,7 +44,7 @@ def get_cloud(conn: sqlite3.Connection, tenant_id: int, *,
     base = row[4] or DEFAULT_API_BASE
     if not allow_custom_base and not is_meta_base(base):
         base = DEFAULT_API_BASE
-    return CloudSettings(row[0] or "", row[1] or "", row[2] or "", row[3] or "", base)
+    return CloudSettings(row[0] or "", row[1] or "", row[2] or "", row[3] or "", base, row[5] or "")
 
 
 def _mask(value: str) -> str | None:
@@ -58,6 +59,7 @@ def public_config(provider: str, cloud: CloudSettings | None, webhook_url: str) 
     if cloud is not None:
         out["phone_number_id"] = cloud.phone_number_id or None
         out["api_base"] = cloud.api_base
+        out["waba_id"] = cloud.waba_id or None
         for name in SECRET_FIELDS:
             out[name] = _mask(getattr(cloud, name))
     return out
@@ -83,9 +85,10 @@ def _check_cloud(data: dict[str, Any], current: CloudSettings | None,
         raise Invalid(f"api_base must be Meta's Graph API ({DEFAULT_API_BASE}); another base is"
                       " accepted only when the server's operator sets CONDORITO_ALLOW_CUSTOM_API_BASE=1",
                       code="api_base_not_allowed", field="api_base")
-    pnid = values["phone_number_id"]
-    if pnid and not (pnid.isascii() and pnid.isdigit()):
-        raise Invalid("phone_number_id must be digits", code="invalid_field", field="phone_number_id")
+    for name in ("phone_number_id", "waba_id"):
+        value = values[name]
+        if value and not (value.isascii() and value.isdigit()):
+            raise Invalid(f"{name} must be digits", code="invalid_field", field=name)
     return values
 
 
@@ -100,13 +103,14 @@ def save(tx: Tx, tenant_id: int, data: dict[str, Any], *, allow_custom_base: boo
         try:
             tx.execute(
                 "INSERT INTO whatsapp_configs (tenant_id, phone_number_id, access_token, app_secret,"
-                " verify_token, api_base, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                " verify_token, api_base, updated_at, waba_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (tenant_id) DO UPDATE SET phone_number_id = excluded.phone_number_id,"
                 " access_token = excluded.access_token, app_secret = excluded.app_secret,"
                 " verify_token = excluded.verify_token, api_base = excluded.api_base,"
-                " updated_at = excluded.updated_at",
+                " updated_at = excluded.updated_at, waba_id = excluded.waba_id",
                 (tenant_id, values["phone_number_id"] or None, values["access_token"],
-                 values["app_secret"], values["verify_token"], values["api_base"], now_ms()),
+                 values["app_secret"], values["verify_token"], values["api_base"], now_ms(),
+                 values["waba_id"] or None),
             )
         except sqlite3.IntegrityError:
             raise Conflict("that phone_number_id belongs to another tenant",

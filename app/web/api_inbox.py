@@ -63,6 +63,15 @@ async def handle_get_conversation(request: web.Request) -> web.Response:
     return json_response(await request.app[keys.DB].read(read))
 
 
+def _reply_to(raw: Any) -> int | None:
+    """The optional `reply_to` message id (an opaque id string, as the API gives them)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
+        raise Invalid("reply_to must be a message id", code="invalid_reply_to", field="reply_to")
+    return int(raw)
+
+
 async def handle_send(request: web.Request) -> web.Response:
     """POST /api/v1/conversations/{id}/messages: queued through the outbox."""
     p = request[keys.PRINCIPAL]
@@ -72,8 +81,9 @@ async def handle_send(request: web.Request) -> web.Response:
         raise Invalid("Idempotency-Key must be 1..200 characters", code="invalid_idempotency_key")
     data = await read_json(request)
     body = messages.check_body(data.get("body"))
+    reply_to = _reply_to(data.get("reply_to"))
     message, created = await request.app[keys.INBOX].send_reply(
-        p.tenant_id, p.user_id, conv_id, body, key
+        p.tenant_id, p.user_id, conv_id, body, key, reply_to=reply_to
     )
     resp = json_response(message, status=201)
     if not created:

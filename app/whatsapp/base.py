@@ -111,6 +111,7 @@ class OutboundMessage:
     to: str
     body: str            # the text, or the caption of `media`
     media: OutboundMedia | None = None
+    reply_to: str | None = None   # the provider id of the message this one answers
 
 
 class ProviderError(AppError):

@@ -59,6 +59,7 @@ class CloudSettings:
     app_secret: str
     verify_token: str
     api_base: str
+    waba_id: str = ""   # the WhatsApp Business Account (its message templates)
 
     @property
     def complete(self) -> bool:
@@ -201,17 +202,49 @@ class CloudProvider:
         """The Cloud API has no QR."""
         return None
 
+    async def mark_read(self, tenant_id: int, wa_id: str) -> bool:
+        """Blue ticks on the customer's phone for this message and the earlier ones (§2.2).
+
+        Best effort: a refusal is logged, never raised (nothing waits on it)."""
+        settings = await self.settings(tenant_id)
+        if settings is None or not settings.complete:
+            return False
+        url = f"{settings.api_base.rstrip('/')}/{settings.phone_number_id}/messages"
+        body = {"messaging_product": "whatsapp", "status": "read", "message_id": wa_id}
+        try:
+            async with self._session.post(
+                url, data=orjson.dumps(body),
+                headers={"Authorization": f"Bearer {settings.access_token}",
+                         "Content-Type": "application/json"},
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT),
+            ) as resp:
+                raw = await resp.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.info("mark read unreachable", extra={"fields": {"tenant": tenant_id,
+                                                                "error": type(exc).__name__}})
+            return False
+        if resp.status == 200:
+            return True
+        try:
+            data: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = None
+        graph_error(tenant_id, resp.status, data)  # logs code and fbtrace_id
+        return False
+
     async def send(self, tenant_id: int, msg: OutboundMessage) -> str:
         """POST /{phone_number_id}/messages; return the wamid."""
         settings = await self.settings(tenant_id)
         if settings is None or not settings.complete:
             raise ProviderError("cloud_not_configured")
-        body = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": msg.to,
+        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": msg.to,
                 "type": "text", "text": {"body": msg.body, "preview_url": False}}
         if msg.media is not None:  # uploaded first, then sent by its media id
             body.pop("text")
             body["type"] = msg.media.kind
             body[msg.media.kind] = media_payload(msg, await self.upload_media(tenant_id, settings, msg))
+        if msg.reply_to:
+            body["context"] = {"message_id": msg.reply_to}  # shown quoted on the phone
         url = f"{settings.api_base.rstrip('/')}/{settings.phone_number_id}/messages"
         try:
             async with self._session.post(
