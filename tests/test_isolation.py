@@ -81,6 +81,8 @@ OTHER_CASES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/whatsapp/logout"): "test_tenant_wide_actions_stay_home",
     ("GET", "/api/v1/whatsapp/config"): "test_tenant_wide_actions_stay_home",
     ("PUT", "/api/v1/whatsapp/config"): "test_tenant_wide_actions_stay_home",
+    ("GET", "/api/v1/whatsapp/templates"):
+        "tests/test_cloud_templates.py::test_lists_the_approved_templates_of_the_tenants_account",
     ("POST", "/api/v1/sandbox/inbound"): "test_sandbox_inbound_never_reaches_the_other_tenant",
     ("GET", "/api/v1/events"): "test_*_long_poll_* and test_replay_*",
     ("GET", "/api/v1/openapi.json"): "a static document, the same for everyone (tests/test_openapi.py)",

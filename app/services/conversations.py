@@ -25,7 +25,7 @@ _MESSAGE_COLS = (
 _MESSAGE_FROM = "messages m LEFT JOIN users u ON u.id = m.author_user_id" + media.MESSAGE_MEDIA_JOIN
 
 _CONV_SELECT = (
-    "SELECT c.id, c.status, c.unread_count, c.updated_at, c.last_message_id,"
+    "SELECT c.id, c.status, c.unread_count, c.updated_at, c.last_message_id, c.last_inbound_at,"
     " ct.id AS contact_id, ct.name AS contact_name, ct.phone AS contact_phone"
     " FROM conversations c JOIN contacts ct ON ct.id = c.contact_id"
 )
@@ -82,7 +82,7 @@ def get_message(conn: sqlite3.Connection, tenant_id: int, message_id: int) -> di
 
 def item_object(
     conversation_id: int, contact: dict[str, Any], last_message: dict[str, Any] | None,
-    unread_count: int, status: str, updated_at: int,
+    unread_count: int, status: str, updated_at: int, last_inbound_at: int | None = None,
 ) -> dict[str, Any]:
     """The conversation list item of PROTOCOL §2 (also the `conversation_updated` data)."""
     return {
@@ -92,6 +92,8 @@ def item_object(
         "unread_count": unread_count,
         "status": status,
         "updated_at": updated_at,
+        # Additive: when the customer last wrote (the 24-hour window of the composer).
+        "last_inbound_at": last_inbound_at,
     }
 
 
@@ -105,7 +107,7 @@ def _item(conn: sqlite3.Connection, tenant_id: int, row: sqlite3.Row) -> dict[st
             if row["last_message_id"] is not None else None)
     return item_object(
         row["id"], contact_object(row["contact_id"], row["contact_name"], row["contact_phone"]),
-        last, row["unread_count"], row["status"], row["updated_at"],
+        last, row["unread_count"], row["status"], row["updated_at"], row["last_inbound_at"],
     )
 
 

@@ -132,6 +132,7 @@ class Inbox:
     async def send_reply(
         self, tenant_id: int, user_id: int, conversation_id: int, body: str,
         idempotency_key: str | None, *, reply_to: int | None = None,
+        template: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Queue a reply through the outbox; the same key answers the same message."""
         ref = await self._ref(tenant_id)
@@ -141,7 +142,7 @@ class Inbox:
         def write(tx: Tx) -> tuple[dict[str, Any], bool]:
             message, created = messages.queue_outbound(
                 tx, ref, conversation_id, body, idempotency_key=key, author_user_id=user_id,
-                reply_to=reply_to,
+                reply_to=reply_to, template=template,
             )
             if created:
                 self._touch(tx, tenant_id)

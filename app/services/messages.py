@@ -10,6 +10,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid, NotFound
@@ -103,15 +105,18 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         message["media"] = media.add_inbound(tx, tenant.id, message_id, msg.media, now)
     conversation = conversations.item_object(
         conversation_id, conversations.contact_object(contact_id, contact_name, msg.from_phone),
-        message, unread, "open", now,
+        message, unread, "open", now, now,
     )
     _announce(tx, tenant, message, conversation)
     return Ingested(str(message_id), str(conversation_id), False)
 
 
-def request_hash(conversation_id: int, body: str, reply_to: int | None = None) -> str:
+def request_hash(conversation_id: int, body: str, reply_to: int | None = None,
+                 template: dict[str, Any] | None = None) -> str:
     """Fingerprint of a send request, to refuse an Idempotency-Key reused for another one."""
     extra = "" if reply_to is None else f"\x00reply:{reply_to}"  # old fingerprints unchanged
+    if template is not None:
+        extra += "\x00template:" + orjson.dumps(template, option=orjson.OPT_SORT_KEYS).decode()
     return hashlib.sha256(f"{conversation_id}\x00{body}{extra}".encode()).hexdigest()
 
 
@@ -151,6 +156,7 @@ def queue_outbound(
     tx: Tx, tenant: TenantRef, conversation_id: int, body: str, *, idempotency_key: str,
     author_kind: str = "user", author_user_id: int | None = None,
     file: media.OutboundFile | None = None, reply_to: int | None = None,
+    template: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Queue a reply: message row + outbox row + events. Returns (message, created).
 
@@ -160,7 +166,7 @@ def queue_outbound(
     # Every sender (agents, bot, bulk) passes here; a no-op for a body check_body cleaned.
     body = clean_text(body)
     fingerprint = request_hash(conversation_id, body if file is None else f"{body}\x00{file.sha256}",
-                               reply_to)
+                               reply_to, template)
     existing = tx.execute(
         "SELECT message_id, request_hash FROM outbox WHERE tenant_id = ? AND idempotency_key = ?",
         (tenant.id, idempotency_key),
@@ -182,10 +188,11 @@ def queue_outbound(
     now = now_ms()
     message_id = tx.execute(
         "INSERT INTO messages (tenant_id, conversation_id, direction, type, body, status,"
-        " author_kind, author_user_id, created_at, reply_to_id)"
-        " VALUES (?, ?, 'out', ?, ?, 'queued', ?, ?, ?, ?) RETURNING id",
-        (tenant.id, conversation_id, file.kind if file else "text", body, author_kind,
-         author_user_id, now, reply_to),
+        " author_kind, author_user_id, created_at, reply_to_id, template)"
+        " VALUES (?, ?, 'out', ?, ?, 'queued', ?, ?, ?, ?, ?) RETURNING id",
+        (tenant.id, conversation_id, file.kind if file else "template" if template else "text", body,
+         author_kind, author_user_id, now, reply_to,
+         orjson.dumps(template).decode() if template else None),
     ).fetchone()[0]
     if file is not None:
         media.add_outbound(tx, tenant.id, message_id, file, now)

@@ -22,6 +22,8 @@ import random
 import sqlite3
 from collections.abc import Awaitable, Callable
 
+import orjson
+
 from app.clock import now_ms
 from app.db import Database, Tx
 from app.services import link, messages
@@ -63,7 +65,7 @@ def due_rows(conn: sqlite3.Connection, tenant_id: int, now: int, limit: int,
              skip: set[int]) -> list[OutboundMessage]:
     """A tenant's due queued rows, oldest first, without those already being started."""
     rows = conn.execute(
-        "SELECT o.id, o.message_id, m.body, ct.phone, r.wa_id FROM outbox o"
+        "SELECT o.id, o.message_id, m.body, ct.phone, r.wa_id, m.template FROM outbox o"
         " JOIN messages m ON m.id = o.message_id AND m.tenant_id = o.tenant_id"
         " LEFT JOIN messages r ON r.id = m.reply_to_id AND r.tenant_id = o.tenant_id"
         " JOIN conversations c ON c.id = m.conversation_id AND c.tenant_id = o.tenant_id"
@@ -72,7 +74,8 @@ def due_rows(conn: sqlite3.Connection, tenant_id: int, now: int, limit: int,
         " ORDER BY o.id LIMIT ?",
         (tenant_id, now, limit + len(skip)),
     ).fetchall()
-    out = [OutboundMessage(outbox_id=r[0], message_id=r[1], to=r[3], body=r[2], reply_to=r[4])
+    out = [OutboundMessage(outbox_id=r[0], message_id=r[1], to=r[3], body=r[2], reply_to=r[4],
+                           template=orjson.loads(r[5]) if r[5] else None)
            for r in rows if r[0] not in skip]
     return out[:limit]
 

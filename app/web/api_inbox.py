@@ -8,10 +8,12 @@ from typing import Any
 from aiohttp import web
 
 from app import keys
-from app.errors import Invalid
+from app.errors import Conflict, Invalid
 from app.realtime import stream
 from app.services import conversations, messages, stats
 from app.web.bodies import json_response, read_json
+from app.whatsapp.base import CLOUD
+from app.whatsapp.cloud_templates import Template, TemplateSend, check_template_send
 
 MAX_IDEMPOTENCY_KEY = 200
 
@@ -63,6 +65,24 @@ async def handle_get_conversation(request: web.Request) -> web.Response:
     return json_response(await request.app[keys.DB].read(read))
 
 
+async def template_to_send(request: web.Request, tenant_id: int,
+                           raw: Any) -> tuple[TemplateSend, Template]:
+    """The `template` field checked against the tenant's approved templates."""
+    send = check_template_send(raw)
+    tenant = await request.app[keys.TENANTS].get(tenant_id)
+    if tenant.provider != CLOUD:
+        raise Conflict("templates need the WhatsApp Cloud API", code="templates_unavailable")
+    approved = await request.app[keys.CLOUD].templates.get(tenant_id)
+    found = next((t for t in approved if (t.name, t.language) == (send.name, send.language)), None)
+    if found is None:
+        raise Invalid("no approved template with that name and language",
+                      code="unknown_template", field="template")
+    if len(send.params) != found.params:
+        raise Invalid(f"the template takes {found.params} parameters", code="template_params",
+                      field="template")
+    return send, found
+
+
 def _reply_to(raw: Any) -> int | None:
     """The optional `reply_to` message id (an opaque id string, as the API gives them)."""
     if raw is None:
@@ -80,10 +100,16 @@ async def handle_send(request: web.Request) -> web.Response:
     if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
         raise Invalid("Idempotency-Key must be 1..200 characters", code="invalid_idempotency_key")
     data = await read_json(request)
-    body = messages.check_body(data.get("body"))
     reply_to = _reply_to(data.get("reply_to"))
+    template: dict[str, Any] | None = None
+    if data.get("template") is not None:
+        # Outside the 24-hour window: an approved template, its text rendered for the thread.
+        send, found = await template_to_send(request, p.tenant_id, data["template"])
+        template, body = send.stored(), messages.check_body(found.render(list(send.params)))
+    else:
+        body = messages.check_body(data.get("body"))
     message, created = await request.app[keys.INBOX].send_reply(
-        p.tenant_id, p.user_id, conv_id, body, key, reply_to=reply_to
+        p.tenant_id, p.user_id, conv_id, body, key, reply_to=reply_to, template=template
     )
     resp = json_response(message, status=201)
     if not created:

@@ -19,7 +19,7 @@ from app.services import link, messages, whatsapp_config
 from app.web.api_auth import require_admin
 from app.web.api_media import sandbox_media
 from app.web.bodies import json_response, read_json, string_field
-from app.whatsapp.base import SANDBOX
+from app.whatsapp.base import CLOUD, SANDBOX
 
 PHONE_RE = re.compile(r"^\d{5,20}$")
 
@@ -118,6 +118,17 @@ async def handle_put_config(request: web.Request) -> web.Response:
     return await handle_get_config(request)
 
 
+async def handle_templates(request: web.Request) -> web.Response:
+    """GET /api/v1/whatsapp/templates: the tenant's approved templates (any role: the composer
+    offers them when the 24-hour window is closed)."""
+    p = request[keys.PRINCIPAL]
+    tenant = await request.app[keys.TENANTS].get(p.tenant_id)
+    if tenant.provider != CLOUD:
+        raise Conflict("templates need the WhatsApp Cloud API", code="templates_unavailable")
+    templates = await request.app[keys.CLOUD].templates.get(p.tenant_id)
+    return json_response({"items": [t.public() for t in templates]})
+
+
 def _tenant_name(conn: sqlite3.Connection, tenant_id: int) -> str:
     row = conn.execute("SELECT name FROM tenants WHERE id = ?", (tenant_id,)).fetchone()
     return row[0] if row else ""
@@ -167,6 +178,7 @@ def setup_routes(app: web.Application) -> None:
     r.add_post("/api/v1/whatsapp/logout", handle_logout, name="api_whatsapp_logout")
     r.add_get("/api/v1/whatsapp/config", handle_get_config, name="api_whatsapp_config")
     r.add_put("/api/v1/whatsapp/config", handle_put_config, name="api_whatsapp_config_put")
+    r.add_get("/api/v1/whatsapp/templates", handle_templates, name="api_whatsapp_templates")
     r.add_post("/api/v1/sandbox/inbound", handle_sandbox_inbound, name="api_sandbox_inbound")
     r.add_get("/sandbox/pair/{token}", handle_pair_page, name="pair_page")
     r.add_post("/sandbox/pair/{token}", handle_pair_confirm, name="pair_confirm")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from app.errors import AppError
 
@@ -112,6 +112,7 @@ class OutboundMessage:
     body: str            # the text, or the caption of `media`
     media: OutboundMedia | None = None
     reply_to: str | None = None   # the provider id of the message this one answers
+    template: dict[str, Any] | None = None  # {name, language, params}: a template send
 
 
 class ProviderError(AppError):

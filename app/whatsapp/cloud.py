@@ -29,8 +29,15 @@ from app.whatsapp.base import (
     QrCode,
     StatusUpdate,
 )
+from app.whatsapp.cloud_templates import Template, TemplateCache, graph_component, parse_templates
 
 log = logging.getLogger("condorito.cloud")
+
+
+class UpstreamError(ProviderError):
+    """Meta could not be asked, or refused: our request was fine, theirs failed (502)."""
+
+    status = 502
 
 SEND_TIMEOUT = 15.0
 MEDIA_TIMEOUT = 120.0  # a 100 MB document on a slow link; the URL itself lives ~5 minutes
@@ -176,6 +183,7 @@ class CloudProvider:
         self._session = session
         self._sink = sink
         self._cache: dict[int, CloudSettings | None] = {}
+        self.templates = TemplateCache(self._fetch_templates)
 
     async def settings(self, tenant_id: int) -> CloudSettings | None:
         """A tenant's Cloud API settings (cached; `forget` after a change)."""
@@ -186,6 +194,33 @@ class CloudProvider:
     def forget(self, tenant_id: int) -> None:
         """Settings changed."""
         self._cache.pop(tenant_id, None)
+        self.templates.forget(tenant_id)
+
+    async def _fetch_templates(self, tenant_id: int) -> list[Template]:
+        """GET /{waba_id}/message_templates: the approved ones (one page of up to 200)."""
+        settings = await self.settings(tenant_id)
+        if settings is None or not settings.complete:
+            raise ProviderError("cloud_not_configured")
+        if not settings.waba_id:
+            raise ProviderError("waba_id_missing", "set waba_id in the WhatsApp settings")
+        url = f"{settings.api_base.rstrip('/')}/{settings.waba_id}/message_templates"
+        try:
+            async with self._session.get(
+                url, params={"status": "APPROVED", "limit": "200",
+                             "fields": "name,language,status,category,components"},
+                headers={"Authorization": f"Bearer {settings.access_token}"},
+                timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT),
+            ) as resp:
+                raw = await resp.read()
+        except (TimeoutError, aiohttp.ClientError):
+            raise UpstreamError("provider_unreachable") from None
+        try:
+            data: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = None
+        if resp.status != 200 or not isinstance(data, dict):
+            raise UpstreamError(graph_error(tenant_id, resp.status, data).code)
+        return parse_templates(data)
 
     async def connect(self, tenant_id: int, public_base: str) -> None:
         """Nothing to pair: the Cloud API is configured, not scanned."""
@@ -237,8 +272,12 @@ class CloudProvider:
         settings = await self.settings(tenant_id)
         if settings is None or not settings.complete:
             raise ProviderError("cloud_not_configured")
-        body: dict[str, Any] = {"messaging_product": "whatsapp", "recipient_type": "individual", "to": msg.to,
-                "type": "text", "text": {"body": msg.body, "preview_url": False}}
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp", "recipient_type": "individual", "to": msg.to}
+        if msg.template:
+            body.update(type="template", template=graph_component(msg.template))
+        else:
+            body.update(type="text", text={"body": msg.body, "preview_url": False})
         if msg.media is not None:  # uploaded first, then sent by its media id
             body.pop("text")
             body["type"] = msg.media.kind
