@@ -161,6 +161,11 @@ class OutboxWorker:
             log.warning("unconfirmed sends after restart", extra={"fields": {"count": n}})
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    async def idle(self) -> None:
+        """Until the sends started so far have recorded their outcome (tests, benchmarks)."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+
     async def stop(self) -> None:
         """Stop starting sends; let sends in flight finish."""
         await cancel_and_wait(self._task)
