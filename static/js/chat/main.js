@@ -9,6 +9,7 @@ import { ConversationListView } from "./list.js";
 import { Notifier } from "./notify.js";
 import { Presence, Typing } from "./presence.js";
 import { t } from "./strings.js";
+import { TemplatePicker, windowClosed } from "./templates.js";
 import { ThreadView } from "./thread.js";
 
 const SEARCH_DEBOUNCE_MS = 250;
@@ -46,6 +47,7 @@ const composer = new Composer(root.querySelector(".composer"), {
   onSubmit: (body) => send(body),
   onTyping: (active) => { if (state.openId) typing.local(state.openId, active); },
 });
+const picker = new TemplatePicker(root.querySelector(".tpl-picker"), { onSent: (m) => showSent(m) });
 const notifier = new Notifier({ button: root.querySelector(".notify-btn"), onOpen: (id) => open(id, { push: true }) });
 const emptyNote = root.querySelector(".list-empty");
 const listError = root.querySelector(".list-error");
@@ -119,7 +121,26 @@ function applyItem(item) {
     if (moved) listView.setItems(state.list.items); else listView.refresh(item.id);
     emptyNote.hidden = state.list.items.length > 0;
   }
-  if (item.id === state.openId) threadView.setHeader(item);
+  if (item.id === state.openId) {
+    threadView.setHeader(item);
+    updateWindow();
+  }
+}
+
+/** Cloud API, customer silent for 24 h: templates instead of the text box (templates.js). */
+function updateWindow() {
+  const item = state.openId ? cache.item(state.openId) : null;
+  const closed = state.waState === "connected" && windowClosed(item, ds.waProvider);
+  composer.form.hidden = closed;
+  picker.show(closed ? state.openId : null);
+}
+
+/** A template the server queued: into the thread now (its event may come before or after). */
+function showSent(message) {
+  const thread = cache.peekThread(message.conversation_id);
+  if (thread?.put(message) === "added" && state.openId === message.conversation_id) {
+    threadView.upsert(thread.byId.get(message.id), { announce: true });
+  }
 }
 
 // -- the thread ------------------------------------------------------------------------------
@@ -136,6 +157,7 @@ async function open(id, { push = false } = {}) {
   const thread = cache.thread(id);
   threadView.show(item ?? { contact: { name: "", phone: "" } }, thread);
   threadView.setTyping(typing.text(id));
+  updateWindow();
   composer.focus();
   if (!item) {
     try { applyItem(await api.getConversation(id)); } catch (err) {
@@ -242,6 +264,7 @@ function setWhatsapp(waState) {
   state.waState = waState;
   const ok = waState === "connected";
   composer.setEnabled(ok, ok ? "" : t("wa_not_connected"));
+  updateWindow();
 }
 
 // -- realtime --------------------------------------------------------------------------------
