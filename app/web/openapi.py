@@ -116,8 +116,12 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/v1/conversations/{id}/messages": {
         "get": op("Messages, oldest to newest", answer(200, "a page", page(ref("Message"))),
                   query={"before": STR, "limit": LIMIT}, tag="inbox"),
-        "post": op("Send a text; the same Idempotency-Key again answers the same message",
-                   answer(201, "queued", ref("Message")), body=obj({"body": STR}),
+        "post": op("Send a text (`body`) or an approved template (`template`, Cloud API); the same"
+                   " Idempotency-Key again answers the same message",
+                   answer(201, "queued", ref("Message")),
+                   body=obj({}, {"body": STR, "reply_to": ID, "template": obj(
+                       {"name": STR, "language": STR},
+                       {"params": {"type": "array", "items": STR, "maxItems": 20}})}),
                    headers={"Idempotency-Key": {"type": "string", "minLength": 1, "maxLength": 200}},
                    tag="inbox"),
     },
@@ -147,8 +151,13 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
                   body=obj({"provider": {"enum": ["sandbox", "cloud", "web"]}},
                            {n: {"type": "string", "maxLength": 1024} for n in (
                                "phone_number_id", "access_token", "app_secret", "verify_token",
-                               "api_base")}), tag="whatsapp"),
+                               "api_base", "waba_id")}), tag="whatsapp"),
     },
+    "/api/v1/whatsapp/templates": {"get": op(
+        "The approved message templates of the business's WhatsApp account (Cloud API)",
+        {**answer(200, "the templates", obj({"items": {"type": "array", "items": ref("Template")}})),
+         **answer(502, "Meta refused or could not be asked; `error.code` is Meta's (wa_190...)",
+                  ref("Error"))}, tag="whatsapp")},
     "/api/v1/sandbox/inbound": {"post": op(
         "The sandbox phone sends the business a message",
         answer(202, "received",

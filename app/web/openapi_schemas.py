@@ -50,7 +50,8 @@ MESSAGE = obj(
      "body": NULLABLE_STR,
      "status": {"enum": ["queued", "sent", "delivered", "read", "failed"]},
      "wa_id": NULLABLE_STR, "created_at": MS},
-    {"author": AUTHOR, "error": {"type": ["object", "string", "null"]}},
+    {"author": AUTHOR, "error": {"type": ["object", "string", "null"]},
+     "reply_to": {**ID, "description": "the message this one answers"}},
 )
 
 CONTACT = obj({"id": ID, "name": NULLABLE_STR, "phone": {"type": "string"}})
@@ -60,6 +61,8 @@ CONVERSATION = obj(
      "last_message": {"oneOf": [ref("Message"), {"type": "null"}]},
      "unread_count": {"type": "integer", "minimum": 0},
      "status": {"enum": ["open", "closed"]}, "updated_at": MS},
+    {"last_inbound_at": {"type": ["integer", "null"],
+                         "description": "ms; when the customer last wrote (the 24-hour window)"}},
 )
 
 STATS = obj({name: {"type": "integer", "minimum": 0} for name in (
@@ -91,8 +94,14 @@ WHATSAPP = obj(
 WHATSAPP_CONFIG = obj(
     {"provider": {"enum": ["sandbox", "cloud", "web"]}, "webhook_url": {"type": "string"}},
     {"phone_number_id": NULLABLE_STR, "api_base": {"type": "string"},
-     "access_token": NULLABLE_STR, "app_secret": NULLABLE_STR, "verify_token": NULLABLE_STR},
+     "access_token": NULLABLE_STR, "app_secret": NULLABLE_STR, "verify_token": NULLABLE_STR,
+     "waba_id": NULLABLE_STR},
 )
+
+TEMPLATE = obj({"name": {"type": "string"}, "language": {"type": "string"},
+                "category": {"type": "string"},
+                "body": {"type": "string", "description": "with {{1}}, {{2}}... placeholders"},
+                "params": {"type": "integer", "minimum": 0}})
 
 EVENT = obj({"type": {"const": "event"}, "seq": {"type": ["integer", "null"]},
              "event": {"type": "string"}, "data": {}, "ts": MS})
@@ -136,5 +145,5 @@ ERROR = obj({"error": obj(
 SCHEMAS: dict[str, Any] = {
     "Error": ERROR, "User": USER, "Message": MESSAGE, "Conversation": CONVERSATION,
     "Stats": STATS, "Hourly": HOURLY, "Tenant": TENANT, "WhatsApp": WHATSAPP,
-    "WhatsAppConfig": WHATSAPP_CONFIG, "Events": EVENTS,
+    "WhatsAppConfig": WHATSAPP_CONFIG, "Events": EVENTS, "Template": TEMPLATE,
 }
