@@ -325,4 +325,91 @@ CREATE TABLE IF NOT EXISTS health_probe (
   checked_at  INTEGER NOT NULL
 ) STRICT;
 
-PRAGMA user_version = 12;
+-- Bulk campaigns (app/services/bulk.py, the runner in bulk_runner.py). Version 13.
+-- The counters are kept by the triggers below in the transaction of every recipient change, so
+-- they always equal the rows; `dirty` tells the runner a progress event is owed.
+CREATE TABLE IF NOT EXISTS campaigns (
+  id           INTEGER PRIMARY KEY,
+  tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+  name         TEXT NOT NULL,
+  body         TEXT NOT NULL DEFAULT '',
+  template     TEXT,                    -- JSON {"name","language"} of an approved template, or NULL
+  status       TEXT NOT NULL DEFAULT 'draft'
+               CHECK (status IN ('draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled')),
+  pause_reason TEXT,                    -- 'user', or why the system paused it (spam_limit, ...)
+  pacing       TEXT NOT NULL,           -- JSON: how fast it may send (app/services/pacing.py)
+  start_at     INTEGER,                 -- optional start time
+  total        INTEGER NOT NULL DEFAULT 0,
+  n_pending    INTEGER NOT NULL DEFAULT 0,
+  n_sending    INTEGER NOT NULL DEFAULT 0,
+  n_sent       INTEGER NOT NULL DEFAULT 0,
+  n_delivered  INTEGER NOT NULL DEFAULT 0,
+  n_read       INTEGER NOT NULL DEFAULT 0,
+  n_failed     INTEGER NOT NULL DEFAULT 0,
+  n_skipped    INTEGER NOT NULL DEFAULT 0,
+  n_unknown    INTEGER NOT NULL DEFAULT 0,
+  n_replied    INTEGER NOT NULL DEFAULT 0,
+  dirty        INTEGER NOT NULL DEFAULT 0,
+  created_by   INTEGER,
+  created_at   INTEGER NOT NULL,
+  updated_at   INTEGER NOT NULL,
+  started_at   INTEGER,
+  finished_at  INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS campaigns_list ON campaigns(tenant_id, id DESC);
+CREATE INDEX IF NOT EXISTS campaigns_active ON campaigns(status, tenant_id)
+  WHERE status IN ('scheduled', 'running');
+CREATE INDEX IF NOT EXISTS campaigns_dirty ON campaigns(id) WHERE dirty = 1;
+
+CREATE TABLE IF NOT EXISTS campaign_recipients (
+  id           INTEGER PRIMARY KEY,
+  tenant_id    INTEGER NOT NULL,
+  campaign_id  INTEGER NOT NULL REFERENCES campaigns(id),
+  phone        TEXT NOT NULL,           -- E.164 digits, as contacts.phone
+  name         TEXT NOT NULL DEFAULT '',
+  vars         TEXT,                    -- JSON object of the row's variables
+  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN
+               ('pending', 'sending', 'sent', 'delivered', 'read', 'failed', 'skipped', 'unknown')),
+  error        TEXT,
+  message_id   INTEGER,                 -- the outbound message of the last attempt
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  not_before   INTEGER NOT NULL DEFAULT 0,  -- per-recipient back-off (131056)
+  queued_at    INTEGER,                 -- handed to the outbox (last attempt)
+  replied_at   INTEGER,
+  updated_at   INTEGER NOT NULL,
+  UNIQUE (campaign_id, phone)
+) STRICT;
+CREATE INDEX IF NOT EXISTS campaign_recipients_state ON campaign_recipients(campaign_id, state, id);
+CREATE INDEX IF NOT EXISTS campaign_recipients_message ON campaign_recipients(message_id)
+  WHERE message_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS campaign_recipients_phone ON campaign_recipients(tenant_id, phone);
+CREATE INDEX IF NOT EXISTS campaign_recipients_queued ON campaign_recipients(tenant_id, queued_at)
+  WHERE queued_at IS NOT NULL;
+CREATE TRIGGER IF NOT EXISTS campaign_recipients_insert AFTER INSERT ON campaign_recipients BEGIN
+  UPDATE campaigns SET total = total + 1,
+    n_pending = n_pending + (new.state = 'pending'), n_skipped = n_skipped + (new.state = 'skipped'),
+    dirty = 1
+    WHERE id = new.campaign_id;
+END;
+CREATE TRIGGER IF NOT EXISTS campaign_recipients_state AFTER UPDATE OF state ON campaign_recipients
+  WHEN old.state != new.state
+BEGIN
+  UPDATE campaigns SET
+    n_pending = n_pending - (old.state = 'pending') + (new.state = 'pending'),
+    n_sending = n_sending - (old.state = 'sending') + (new.state = 'sending'),
+    n_sent = n_sent - (old.state = 'sent') + (new.state = 'sent'),
+    n_delivered = n_delivered - (old.state = 'delivered') + (new.state = 'delivered'),
+    n_read = n_read - (old.state = 'read') + (new.state = 'read'),
+    n_failed = n_failed - (old.state = 'failed') + (new.state = 'failed'),
+    n_skipped = n_skipped - (old.state = 'skipped') + (new.state = 'skipped'),
+    n_unknown = n_unknown - (old.state = 'unknown') + (new.state = 'unknown'),
+    dirty = 1
+    WHERE id = new.campaign_id;
+END;
+CREATE TRIGGER IF NOT EXISTS campaign_recipients_replied AFTER UPDATE OF replied_at ON campaign_recipients
+  WHEN old.replied_at IS NULL AND new.replied_at IS NOT NULL
+BEGIN
+  UPDATE campaigns SET n_replied = n_replied + 1, dirty = 1 WHERE id = new.campaign_id;
+END;
+
+PRAGMA user_version = 13;

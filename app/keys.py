@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from app.realtime.heartbeat import Heartbeat
     from app.realtime.hub import Hub
     from app.realtime.sio import SocketIODoor
+    from app.services.bulk_runner import BulkRunner
     from app.services.inbox import Inbox
     from app.services.media_fetcher import MediaFetcher
     from app.services.media_store import MediaStore
@@ -49,6 +50,7 @@ STATS: web.AppKey[StatsCoalescer] = web.AppKey("stats")
 SEARCH: web.AppKey[SearchIndexer] = web.AppKey("search")
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
 OUTBOX: web.AppKey[OutboxWorker] = web.AppKey("outbox")
+BULK: web.AppKey[BulkRunner] = web.AppKey("bulk")
 WEBHOOKS: web.AppKey[WebhookQueue] = web.AppKey("webhooks")
 PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
 SANDBOX: web.AppKey[SandboxProvider] = web.AppKey("sandbox")

@@ -29,6 +29,7 @@ from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
 from app.serve_lock import LockBusy, ServeLock
 from app.services import link, whatsapp_config
+from app.services.bulk_runner import BulkRunner
 from app.services.governor import Governor
 from app.services.inbox import Inbox
 from app.services.media_fetcher import MediaFetcher
@@ -44,6 +45,7 @@ from app.services.tenants import Directory
 from app.services.webhook_queue import WebhookQueue
 from app.web import (
     api_auth,
+    api_bulk,
     api_bulk_preview,
     api_inbox,
     api_media,
@@ -114,6 +116,7 @@ def _routes(app: web.Application) -> None:
     api_whatsapp.setup_routes(app)
     api_bulk_preview.setup_routes(app)
     api_suppressions.setup_routes(app)
+    api_bulk.setup_routes(app)
     longpoll.setup_routes(app)
     openapi.setup_routes(app)
     webhooks.setup_routes(app)
@@ -129,7 +132,7 @@ def _routes(app: web.Application) -> None:
 # fails to start, aiohttp's cleanup closes exactly those that started before it, in reverse.
 def _resources() -> tuple[Callable[[web.Application], AsyncIterator[None]], ...]:
     return (_gc_policy, _database, _hub, _auth, _stats, _search, _inbox, _http_client,
-            _providers, _media, _outbox, _webhook_queue, _retention, _revocations, _started)
+            _providers, _media, _outbox, _bulk, _webhook_queue, _retention, _revocations, _started)
 
 
 async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
@@ -242,6 +245,17 @@ async def _outbox(app: web.Application) -> AsyncIterator[None]:
     await outbox.start()
     yield
     await outbox.stop()
+
+
+async def _bulk(app: web.Application) -> AsyncIterator[None]:
+    """The bulk runner; after the outbox, whose recovery it builds on, and stopped before it."""
+    outbox = app[keys.OUTBOX]
+    runner = app[keys.BULK] = BulkRunner(app[keys.DB], app[keys.TENANTS], app[keys.STATS],
+                                         app[keys.SEARCH], outbox.wake)
+    outbox.gate = runner.gate
+    await runner.start()
+    yield
+    await runner.stop()
 
 
 async def _media(app: web.Application) -> AsyncIterator[None]:

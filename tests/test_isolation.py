@@ -42,7 +42,7 @@ B_PHONE, B_PHONE2 = "56977777771", "56977777772"
 class IdCase:
     """A route naming an object by id: what kind of id, the request, and the owner's answer."""
 
-    kind: str  # "conversation", "user" or "suppression"
+    kind: str  # "conversation", "user", "media", "suppression" or "campaign"
     owner_status: int
     json: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -60,6 +60,15 @@ ID_CASES: dict[tuple[str, str], IdCase] = {
     ("GET", "/api/v1/media/{id}"): IdCase("media", 200),
     ("DELETE", "/api/v1/suppressions/{phone}"): IdCase("suppression", 204),
     ("POST", "/api/v1/conversations/{id}/media"): IdCase("conversation", 201, upload=True),
+    # A's own requests run in sorted order: cancel (202) comes first, so the draft is cancelled
+    # by the time pause, resume and start are tried (409 invalid_state, still A's campaign).
+    ("GET", "/api/v1/bulk/{id}"): IdCase("campaign", 200),
+    ("GET", "/api/v1/bulk/{id}/recipients"): IdCase("campaign", 200),
+    ("GET", "/api/v1/bulk/{id}/export.csv"): IdCase("campaign", 200),
+    ("POST", "/api/v1/bulk/{id}/cancel"): IdCase("campaign", 202),
+    ("POST", "/api/v1/bulk/{id}/pause"): IdCase("campaign", 409),
+    ("POST", "/api/v1/bulk/{id}/resume"): IdCase("campaign", 409),
+    ("POST", "/api/v1/bulk/{id}/start"): IdCase("campaign", 409),
 }
 
 # Routes without an id, and the test that shows they stay inside the caller's tenant.
@@ -91,6 +100,8 @@ OTHER_CASES: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/suppressions"): "tests/test_optout.py::test_lists_never_cross_tenants",
     ("GET", "/api/v1/optout"): "tests/test_optout.py::test_lists_never_cross_tenants",
     ("PUT", "/api/v1/optout"): "tests/test_optout.py::test_lists_never_cross_tenants",
+    ("GET", "/api/v1/bulk"): "tests/test_bulk.py::test_another_tenant_can_neither_see_nor_control_a_campaign",
+    ("POST", "/api/v1/bulk"): "tests/test_bulk.py::test_another_tenant_can_neither_see_nor_control_a_campaign",
 }
 
 
@@ -159,8 +170,11 @@ async def test_foreign_ids_answer_like_missing_ones(client: TestClient, alice: A
     a_photo = (await alice.inbound(phone=A_PHONE2, body="", media=A_PHOTO))["message_id"]
     await client.app[keys.MEDIA_FETCHER].idle()
     assert (await alice.post("/api/v1/suppressions", {"phone": A_PHONE})).status == 201
+    a_campaign = await alice.post("/api/v1/bulk", {"name": "A", "body": A_BODY,
+                                                   "recipients": [{"phone": "+56987654321"}]})
+    assert a_campaign.status == 201
     foreign = {"conversation": [a_conv], "user": [str(a_agent.user_id), str(alice.user_id)],
-               "media": [a_photo], "suppression": [A_PHONE]}
+               "media": [a_photo], "suppression": [A_PHONE], "campaign": [(await a_campaign.json())["id"]]}
     id_routes = [r for r in api_routes(client) if "{" in r[1]]
     assert len(id_routes) >= len(ID_CASES)
     for method, path in sorted(id_routes):

@@ -39,6 +39,8 @@ EVENTS: dict[str, EventName] = {
         EventName("whatsapp:authenticated", "whatsapp_authenticated", EventClass.LATEST, "wa:session"),
         EventName("whatsapp:disconnected", "whatsapp_disconnected", EventClass.LATEST, "wa:session"),
         EventName("bulk:progress", "bulk_message_progress", EventClass.LATEST, "bulk:{}"),
+        # Meta flagged the number and campaigns paused (131048, 368...): sent to admins.
+        EventName("bulk:alert", "bulk_alert", EventClass.DURABLE),
         EventName("typing", "typing", EventClass.EPHEMERAL),
         EventName("presence:changed", "presence_changed", EventClass.EPHEMERAL),
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.db import Database, Tx
 from app.realtime.hub import Hub
-from app.services import link, media, messages, optout
+from app.services import bulk_track, link, media, messages, optout
 from app.services.messages import TenantRef
 from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
@@ -103,6 +103,7 @@ class Inbox:
 
     def _after_inbound(self, tx: Tx, tenant: TenantRef, msg: InboundMessage, ingested: Ingested) -> None:
         """Inside the write of a new (not duplicate) inbound message: what it sets off."""
+        bulk_track.on_reply(tx, tenant.id, msg.from_phone)
         if optout.handle_inbound(tx, tenant, msg, ingested):
             tx.after_commit.append(lambda: self.on_queued())
 

@@ -16,7 +16,7 @@ from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
-from app.services import conversations, media, stats
+from app.services import bulk_track, conversations, media, stats
 from app.sqlite import fold
 from app.text import clean_text
 from app.whatsapp.base import InboundMessage, Ingested
@@ -233,6 +233,7 @@ def set_status(
     if status == "failed" and error:
         data["error"] = error
     stream.append(tx, tenant_id, "message:status", data, key=message_id)
+    bulk_track.on_status(tx, tenant_id, message_id, status, error)
     return True
 
 

@@ -149,6 +149,9 @@ class OutboxWorker:
         self.on_failed: Callable[[str], None] = lambda code: None  # /metrics counts by code
         self._started: set[int] = set()  # outbox ids between dispatch and their last write
         self.on_paused: Callable[[int, str], None] = lambda tenant_id, reason: None
+        # Asked right before each provider call: None lets the send go, a code refuses it (the
+        # bulk runner refuses sends of a campaign paused or cancelled since they were queued).
+        self.gate: Callable[[int, OutboundMessage], Awaitable[str | None]] | None = None
 
     def wake(self) -> None:
         """New rows are queued, or a held tenant may send again."""
@@ -222,6 +225,11 @@ class OutboxWorker:
                 provider = await self._providers.for_tenant(tenant_id)
                 if self._files is not None:
                     msg = await self._files(tenant_id, msg)
+                # Last thing before the call, with no suspension in between: a pause or cancel
+                # answered before this is seen; one answered after finds the send started.
+                refusal = await self.gate(tenant_id, msg) if self.gate is not None else None
+                if refusal is not None:
+                    raise ProviderError(refusal)
                 wa_id = await provider.send(tenant_id, msg)
             finally:
                 self._sem.release()  # the slot is for the call; recording the outcome is quick

@@ -82,8 +82,9 @@ def compute(conn: sqlite3.Connection, tenant_id: int) -> dict[str, Any]:
         "messages_today_in": today.get("in", 0),
         "messages_today_out": today.get("out", 0),
         "contacts": contacts,
-        # Bulk campaigns do not exist yet (their own issue); none can be active.
-        "bulk_active": 0,
+        "bulk_active": conn.execute(
+            "SELECT COUNT(*) FROM campaigns WHERE status = 'running' AND tenant_id = ?", (tenant_id,)
+        ).fetchone()[0],
     }
 
 

@@ -16,10 +16,12 @@ from app.auth.middleware import public
 from app.jsonenc import dumps
 from app.web.openapi_schemas import (
     BULK_PREVIEW,
+    CAMPAIGN,
     COUNT,
     HEALTH,
     ID,
     OPTOUT,
+    RECIPIENT,
     SCHEMAS,
     SUPPRESSION,
     obj,
@@ -196,6 +198,30 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "put": op("Set the opt-out words (admin)", answer(200, "words", OPTOUT),
                   body=obj({"words": {"type": "array", "items": STR}}), tag="bulk"),
     },
+    "/api/v1/bulk": {
+        "get": op("Campaigns, newest first", answer(200, "a page", page(CAMPAIGN)),
+                  query={"cursor": STR, "limit": LIMIT}, tag="bulk"),
+        "post": op("A draft campaign (scheduled when scheduled_at is given)",
+                   answer(201, "created", CAMPAIGN),
+                   body=obj({"name": STR, "body": STR, "recipients": {"type": "array", "items": obj(
+                       {"phone": STR}, {"name": STR, "vars": {"type": "object"}})}},
+                       {"template": obj({"name": STR}, {"language": STR}), "pacing": {"type": "object"},
+                        "start_at": {"type": "integer"}, "scheduled_at": {"type": "integer"}}),
+                   tag="bulk"),
+    },
+    "/api/v1/bulk/{id}": {"get": op(
+        "One campaign and the stream seq it was read at",
+        answer(200, "the campaign", {"allOf": [CAMPAIGN, obj({"seq": {"type": "integer"}})]}), tag="bulk")},
+    **{f"/api/v1/bulk/{{id}}/{action}": {"post": op(
+        f"{action.title()} the campaign (409 invalid_state when its status does not allow it)",
+        answer(202, "the campaign after the move", CAMPAIGN), tag="bulk")}
+       for action in ("start", "pause", "resume", "cancel")},
+    "/api/v1/bulk/{id}/recipients": {"get": op(
+        "Recipients in list order, with their state and error", answer(200, "a page", page(RECIPIENT)),
+        query={"state": STR, "cursor": STR, "limit": LIMIT}, tag="bulk")},
+    "/api/v1/bulk/{id}/export.csv": {"get": op(
+        "Every recipient's outcome as CSV (UTF-8 with BOM)",
+        {"200": {"description": "CSV", "content": {"text/csv": {"schema": STR}}}}, tag="bulk")},
     "/healthz": {"get": op(
         "Process up, database writable, WhatsApp states as counts (no login)",
         {**answer(200, "healthy", HEALTH), **answer(503, "the database takes no write", HEALTH)},

@@ -132,6 +132,23 @@ SUPPRESSION = obj({"phone": {"type": "string"}, "source": {"type": "string"}, "c
                    "name": {"type": "string"}})
 OPTOUT = obj({"words": {"type": "array", "items": {"type": "string"}},
               "default_words": {"type": "array", "items": {"type": "string"}}})
+_INT_OR_NULL = {"type": ["integer", "null"]}
+CAMPAIGN = obj({
+    "id": ID, "name": {"type": "string"}, "body": {"type": "string"},
+    "status": {"enum": ["draft", "scheduled", "running", "paused", "completed", "cancelled"]},
+    "pause_reason": NULLABLE_STR, "start_at": _INT_OR_NULL, "scheduled_at": _INT_OR_NULL,
+    "template": {"type": ["object", "null"]}, "pacing": {"type": "object"},
+    **{n: COUNT for n in ("total", "pending", "sending", "sent", "delivered", "read", "failed",
+                          "skipped", "unknown", "replied")},
+    "rate": {"type": "number", "minimum": 0}, "eta": _INT_OR_NULL,
+    "created_at": MS, "updated_at": MS, "started_at": _INT_OR_NULL, "finished_at": _INT_OR_NULL,
+})
+RECIPIENT = obj({
+    "id": ID, "phone": {"type": "string"}, "name": {"type": "string"},
+    "state": {"enum": ["pending", "sending", "sent", "delivered", "read", "failed", "skipped",
+                       "unknown"]},
+    "error": NULLABLE_STR, "attempts": COUNT, "replied": {"type": "boolean"}, "updated_at": MS,
+})
 HEALTH = obj({"status": {"enum": ["ok", "unhealthy"]},
               "database": obj({"writable": {"type": "boolean"}}, {"write_ms": {"type": ["number", "null"]}}),
               "whatsapp": {"type": "object"}})
