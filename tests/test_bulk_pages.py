@@ -10,11 +10,19 @@ import pytest
 from tests.helpers.actors import Actor
 from tests.helpers.api import json_ok
 
-PAGES = ("/bulk/new", "/bulk/suppressions", "/bulk/7")
+PAGES = ("/bulk", "/bulk/new", "/bulk/suppressions", "/bulk/{id}")
+
+
+async def draft(actor: Actor) -> str:
+    """A campaign of the actor's tenant, not started."""
+    got = await json_ok(await actor.post("/api/v1/bulk", {"name": "Quetzal secreto", "body": "Hola {{nombre}}",
+                                                         "recipients": [{"phone": "56987654321"}]}), 201)
+    return got["id"]
 
 
 @pytest.mark.parametrize("path", PAGES)
 async def test_bulk_pages_render_in_both_languages(alice: Actor, path: str) -> None:
+    path = path.format(id=await draft(alice)) if "{id}" in path else path
     for lang, word in (("es", "Envíos masivos"), ("en", "Bulk sends")):
         resp = await alice.get(f"{path}?lang={lang}")
         assert resp.status == 200, path
@@ -38,15 +46,17 @@ async def test_new_campaign_page_explains_country_and_pacing(alice: Actor) -> No
     assert "read as Argentina numbers" in html and 'data-var="name"' in html
 
 
-async def test_campaign_page_takes_only_plain_ids(alice: Actor) -> None:
-    assert (await alice.get("/bulk/abc_9-Z")).status == 200
-    html = await (await alice.get("/bulk/abc_9-Z")).text()
-    assert 'data-campaign="abc_9-Z"' in html and 'href="/api/v1/bulk/abc_9-Z/export.csv"' in html
-    for bad in ("/bulk/a%22b", "/bulk/" + "x" * 65, "/bulk/a.b"):
+async def test_campaign_page_is_the_owners_only(alice: Actor, bob: Actor) -> None:
+    cid = await draft(alice)
+    html = await (await alice.get(f"/bulk/{cid}")).text()
+    assert f'data-campaign="{cid}"' in html and f'href="/api/v1/bulk/{cid}/export.csv"' in html
+    other = await bob.get(f"/bulk/{cid}")  # another tenant's campaign is one that does not exist
+    assert other.status == 404 and "Quetzal" not in await other.text()
+    for bad in ("/bulk/a%22b", "/bulk/" + "9" * 19, "/bulk/a.b", "/bulk/999999"):
         assert (await alice.get(bad)).status == 404
 
 
 async def test_pages_need_a_session(client) -> None:
-    for path in PAGES:
+    for path in (p.format(id=1) for p in PAGES):
         resp = await client.get(path, allow_redirects=False)
         assert resp.status in (302, 303) and resp.headers["Location"].startswith("/login"), path

@@ -47,10 +47,10 @@ async def test_unread_count_on_the_chats_tab(alice: Actor) -> None:
 
 
 async def test_coming_soon_pages_are_translated(alice: Actor) -> None:
-    es = await (await alice.get("/bulk?lang=es")).text()
-    en = await (await alice.get("/bulk?lang=en")).text()
-    assert "Muy pronto" in es and "Envíos masivos" in es
-    assert "Coming soon" in en and "Bulk sends" in en
+    es = await (await alice.get("/bot?lang=es")).text()
+    en = await (await alice.get("/bot?lang=en")).text()
+    assert "Muy pronto" in es and "Bot de respuestas" in es
+    assert "Coming soon" in en and "Reply bot" in en
 
 
 def test_every_string_has_both_languages() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from app import keys
-from app.services import tenants
+from app.services import bulk, tenants
 from app.web.render import Reader, render_page
 
 
@@ -24,6 +24,11 @@ def _read_tenant(tenant_id: int) -> Reader:
     return read
 
 
+async def handle_list(request: web.Request) -> web.Response:
+    """GET /bulk: the campaigns, newest first, with live status."""
+    return await render_page(request, "bulk.html", "bulk")
+
+
 async def handle_new(request: web.Request) -> web.Response:
     """GET /bulk/new: name, message, recipients, preview, start time, pacing."""
     p = request[keys.PRINCIPAL]
@@ -31,11 +36,16 @@ async def handle_new(request: web.Request) -> web.Response:
 
 
 async def handle_campaign(request: web.Request) -> web.Response:
-    """GET /bulk/{id}: live progress of one campaign (another tenant's id shows "does not exist":
-    the page's data comes from GET /api/v1/bulk/{id}, which answers 404 for it)."""
+    """GET /bulk/{id}: live progress of one campaign; an unknown or foreign id is the 404 page."""
     p = request[keys.PRINCIPAL]
-    return await render_page(request, "bulk_campaign.html", "bulk", _read_tenant(p.tenant_id),
-                             campaign_id=request.match_info["id"])
+    campaign_id = bulk.parse_id(request.match_info["id"])
+    tenant = _read_tenant(p.tenant_id)
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        bulk.get(conn, p.tenant_id, campaign_id)  # NotFound for another tenant's campaign
+        return tenant(conn)
+
+    return await render_page(request, "bulk_campaign.html", "bulk", read, campaign_id=str(campaign_id))
 
 
 async def handle_suppressions(request: web.Request) -> web.Response:
@@ -45,9 +55,9 @@ async def handle_suppressions(request: web.Request) -> web.Response:
 
 
 def setup_routes(app: web.Application) -> None:
-    """Register these pages (the fixed paths before /bulk/{id}). /bulk itself is still the
-    "coming soon" page of pages_shell until the campaign routes (GET /api/v1/bulk) exist."""
+    """Register these pages (the fixed paths before /bulk/{id})."""
     r = app.router
+    r.add_get("/bulk", handle_list, name="bulk")
     r.add_get("/bulk/new", handle_new, name="bulk_new")
     r.add_get("/bulk/suppressions", handle_suppressions, name="bulk_suppressions")
-    r.add_get(r"/bulk/{id:[A-Za-z0-9_-]{1,64}}", handle_campaign, name="bulk_campaign")
+    r.add_get("/bulk/{id}", handle_campaign, name="bulk_campaign")

@@ -29,12 +29,6 @@ async def handle_favicon(request: web.Request) -> web.Response:
                         headers={"Cache-Control": "public, max-age=86400"})
 
 
-async def handle_bulk(request: web.Request) -> web.Response:
-    """GET /bulk: an honest "coming soon" until bulk sends land."""
-    return await render_page(request, "soon.html", "bulk", title_key="soon.title_bulk",
-                             text_key="soon.bulk_text")
-
-
 async def handle_bot(request: web.Request) -> web.Response:
     """GET /bot: an honest "coming soon" until the bot lands."""
     return await render_page(request, "soon.html", "bot", title_key="soon.title_bot",
@@ -115,7 +109,6 @@ def setup_routes(app: web.Application) -> None:
     """Register these pages."""
     r = app.router
     r.add_get("/favicon.svg", handle_favicon, name="favicon")
-    r.add_get("/bulk", handle_bulk, name="bulk")
     r.add_get("/bot", handle_bot, name="bot")
     r.add_get("/settings", handle_settings, name="settings")
     r.add_get("/settings/team", handle_settings_team, name="settings_team")

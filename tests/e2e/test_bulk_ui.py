@@ -12,9 +12,10 @@ from playwright.async_api import Page, Route, expect
 
 from app import keys
 from app.realtime import stream
-from tests.e2e.chat_helpers import sign_in
+from tests.e2e.chat_helpers import api, sign_in
 from tests.e2e.conftest import Live
 from tests.e2e.shots import DESKTOP, PHONE, shot
+from tests.e2e.test_dashboard import api_token
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -87,8 +88,8 @@ async def test_pasted_numbers_and_errors_in_words(page: Page, live: Live) -> Non
     await shot(page, "bulk-new-en-360")
 
 
-def campaign(done_n: int, status: str = "running", total: int = 3) -> dict[str, Any]:
-    return {"id": "c1", "name": "Oferta de verano", "status": status, "total": total,
+def campaign_at(done_n: int, status: str, total: int, cid: str) -> dict[str, Any]:
+    return {"id": cid, "name": "Oferta de verano", "status": status, "total": total,
             "pending": total - done_n, "sent": done_n, "delivered": max(0, done_n - 1), "read": 0,
             "failed": 0, "skipped": 0, "replied": 0, "rate": 0.5, "eta": (total - done_n) * 2,
             "created_at": 1765000000000, "pacing": {"mode": "rate", "rate": 10.0}}
@@ -100,8 +101,17 @@ async def progress(live: Live, data: dict[str, Any]) -> None:
 
 
 async def test_campaign_page_follows_progress_live_to_completion(page: Page, live: Live) -> None:
-    # The campaign's REST snapshot and recipients are served by the test (the page's contract),
-    # the progress arrives through the real stream and socket.
+    # A real campaign, never started; its REST snapshot and recipients are served by the test
+    # (the page's contract) and its progress arrives through the real stream and socket.
+    token = await api_token(live)
+    status, made = await api(live, token, "POST", "/api/v1/bulk", {
+        "name": "Oferta de verano", "body": "Hola", "recipients": [{"phone": f"5698765432{i}"} for i in range(3)]})
+    assert status == 201, made
+    cid = made["id"]
+
+    def campaign(done_n: int, status: str = "running", total: int = 3) -> dict[str, Any]:
+        return campaign_at(done_n, status, total, cid)
+
     async def snapshot(route: Route) -> None:
         await route.fulfill(status=200, content_type="application/json", body=json.dumps(campaign(0)))
 
@@ -110,9 +120,9 @@ async def test_campaign_page_follows_progress_live_to_completion(page: Page, liv
         await route.fulfill(status=200, content_type="application/json",
                             body=json.dumps({"items": items, "next": None, "seq": 0}))
 
-    await page.route("**/api/v1/bulk/c1", snapshot)
-    await page.route("**/api/v1/bulk/c1/recipients*", recipients)
-    await sign_in(page, live, "/bulk/c1")
+    await page.route(f"**/api/v1/bulk/{cid}", snapshot)
+    await page.route(f"**/api/v1/bulk/{cid}/recipients*", recipients)
+    await sign_in(page, live, f"/bulk/{cid}")
     await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
     bar = page.locator("#c-bar")
     await expect(bar).to_have_attribute("aria-valuenow", "0")
@@ -141,9 +151,9 @@ async def test_campaign_page_follows_progress_live_to_completion(page: Page, liv
     await no_overflow(page)
     await shot(page, "bulk-campaign-es-360")
     # Opened later, in English: the finished campaign says so at once.
-    await page.route("**/api/v1/bulk/c1", lambda route: route.fulfill(
+    await page.route(f"**/api/v1/bulk/{cid}", lambda route: route.fulfill(
         status=200, content_type="application/json", body=json.dumps(campaign(3, "completed"))))
-    await page.goto(live.base + "/bulk/c1?lang=en")
+    await page.goto(live.base + f"/bulk/{cid}?lang=en")
     await expect(page.locator("#c-done")).to_have_text("Campaign finished: 3 sent, 0 failed, 0 skipped.")
     await expect(page.locator("#c-status")).to_have_text("Finished")
     await no_overflow(page)
@@ -152,7 +162,25 @@ async def test_campaign_page_follows_progress_live_to_completion(page: Page, liv
     await shot(page, "bulk-campaign-en-1280", full_page=True)
 
 
-async def test_missing_campaign_and_empty_list(page: Page, live: Live) -> None:
-    await sign_in(page, live, "/bulk/nope")
+async def test_a_campaign_gone_meanwhile_says_so(page: Page, live: Live) -> None:
+    token = await api_token(live)
+    status, made = await api(live, token, "POST", "/api/v1/bulk", {"name": "X", "body": "Hola",
+                                                                   "recipients": [{"phone": "56987654321"}]})
+    assert status == 201
+    await page.route(f"**/api/v1/bulk/{made['id']}", lambda route: route.fulfill(
+        status=404, content_type="application/json", body='{"error": {"code": "not_found", "message": "x"}}'))
+    await sign_in(page, live, f"/bulk/{made['id']}")
     await expect(page.locator("#c-missing")).to_be_visible()
     await expect(page.locator("#c-name")).to_have_text("Esta campaña no existe.")
+
+
+async def test_list_warns_when_whatsapp_pauses_the_campaigns(page: Page, live: Live) -> None:
+    await sign_in(page, live, "/bulk")
+    await expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live")
+    alert = page.locator("#campaigns-alert")
+    await expect(alert).to_be_hidden()
+    await live.app[keys.DB].write(lambda tx: stream.append(
+        tx, live.tenant_id, "bulk:alert", {"kind": "paused", "reason": "spam_limit", "code": 131048,
+                                           "campaign_ids": ["1"], "at": 1}, audience="role:admin"))
+    await expect(alert).to_have_text("WhatsApp frenó los envíos de tu número, así que pausamos la campaña. "
+                                     "Revisa la conexión en el panel y reanúdala cuando esté todo bien.")
