@@ -65,6 +65,7 @@ CREATE TABLE IF NOT EXISTS conversations (
   last_inbound_at  INTEGER,
   updated_at       INTEGER NOT NULL,
   created_at       INTEGER NOT NULL,
+  needs_attention  INTEGER NOT NULL DEFAULT 0,  -- the customer asked for a person (bot hand-off, v14)
   UNIQUE (tenant_id, contact_id)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS conversations_list ON conversations(tenant_id, updated_at DESC, id DESC);
@@ -318,6 +319,43 @@ CREATE TABLE IF NOT EXISTS suppressions (
   UNIQUE (tenant_id, phone)
 ) STRICT;
 CREATE INDEX IF NOT EXISTS suppressions_list ON suppressions(tenant_id, created_at DESC, id DESC);
+-- The auto-reply bot (issue 11; app/services/bot_store.py). Its rules are one JSON document,
+-- validated on save by app/services/bot_config.py.
+CREATE TABLE IF NOT EXISTS bot_settings (
+  tenant_id   INTEGER PRIMARY KEY REFERENCES tenants(id),
+  enabled     INTEGER NOT NULL DEFAULT 0,
+  enabled_at  INTEGER,                  -- last switched on: older messages are never answered
+  rules       TEXT NOT NULL,
+  updated_at  INTEGER NOT NULL
+) STRICT;
+-- What the bot remembers of each conversation.
+CREATE TABLE IF NOT EXISTS bot_conversations (
+  tenant_id         INTEGER NOT NULL,
+  conversation_id   INTEGER NOT NULL,
+  handled_through   INTEGER NOT NULL DEFAULT 0,  -- the last inbound message id it looked at
+  paused_until      INTEGER,                     -- an agent took over (or the customer asked for one)
+  last_away_at      INTEGER,
+  last_fallback_at  INTEGER,
+  menu              INTEGER,                     -- the keyword whose numbered menu is open
+  window_start      INTEGER NOT NULL DEFAULT 0,  -- loop guard: replies in the current hour
+  window_replies    INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, conversation_id)
+) STRICT, WITHOUT ROWID;
+-- Today's bot answers and hand-offs per quarter hour, as message_counts (the dashboard's card).
+CREATE TABLE IF NOT EXISTS bot_counts (
+  tenant_id  INTEGER NOT NULL,
+  bucket     INTEGER NOT NULL,
+  kind       TEXT NOT NULL,              -- 'answered' | 'handoff'
+  n          INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, bucket, kind)
+) STRICT, WITHOUT ROWID;
+-- "Paused until the conversation is closed" ends when it is closed, whoever closes it.
+CREATE TRIGGER IF NOT EXISTS bot_resume_on_close AFTER UPDATE OF status ON conversations
+  WHEN new.status = 'closed' AND old.status != 'closed'
+BEGIN
+  UPDATE bot_conversations SET paused_until = NULL
+    WHERE tenant_id = new.tenant_id AND conversation_id = new.id;
+END;
 
 -- One row, rewritten by GET /healthz to prove the database takes a real write (no tenant data).
 CREATE TABLE IF NOT EXISTS health_probe (
@@ -412,4 +450,4 @@ BEGIN
   UPDATE campaigns SET n_replied = n_replied + 1, dirty = 1 WHERE id = new.campaign_id;
 END;
 
-PRAGMA user_version = 13;
+PRAGMA user_version = 14;

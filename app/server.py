@@ -45,6 +45,7 @@ from app.services.tenants import Directory
 from app.services.webhook_queue import WebhookQueue
 from app.web import (
     api_auth,
+    api_bot,
     api_bulk,
     api_bulk_preview,
     api_inbox,
@@ -117,6 +118,7 @@ def _routes(app: web.Application) -> None:
     api_bulk_preview.setup_routes(app)
     api_suppressions.setup_routes(app)
     api_bulk.setup_routes(app)
+    api_bot.setup_routes(app)
     longpoll.setup_routes(app)
     openapi.setup_routes(app)
     webhooks.setup_routes(app)

@@ -10,7 +10,7 @@ from pathlib import Path
 from app.private_files import private_file
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 13
+SCHEMA_VERSION = 14
 BUSY_TIMEOUT_MS = 10_000
 
 # Columns added after their table first shipped, as (table, column, declaration). `CREATE TABLE
@@ -26,6 +26,7 @@ ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("messages", "reply_to_id", "INTEGER"),  # version 12
     ("messages", "template", "TEXT"),  # version 12
     ("whatsapp_configs", "waba_id", "TEXT"),  # version 12
+    ("conversations", "needs_attention", "INTEGER NOT NULL DEFAULT 0"),  # version 14
 )
 
 

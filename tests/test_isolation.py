@@ -102,6 +102,9 @@ OTHER_CASES: dict[tuple[str, str], str] = {
     ("PUT", "/api/v1/optout"): "tests/test_optout.py::test_lists_never_cross_tenants",
     ("GET", "/api/v1/bulk"): "tests/test_bulk.py::test_another_tenant_can_neither_see_nor_control_a_campaign",
     ("POST", "/api/v1/bulk"): "tests/test_bulk.py::test_another_tenant_can_neither_see_nor_control_a_campaign",
+    ("GET", "/api/v1/bot"): "tests/test_bot_api.py::test_status_changes_reach_the_tenant_only",
+    ("PUT", "/api/v1/bot"): "tests/test_bot_api.py::test_status_changes_reach_the_tenant_only",
+    ("POST", "/api/v1/bot/try"): "tests/test_bot_api.py::test_status_changes_reach_the_tenant_only",
 }
 
 

@@ -26,6 +26,7 @@ _MESSAGE_FROM = "messages m LEFT JOIN users u ON u.id = m.author_user_id" + medi
 
 _CONV_SELECT = (
     "SELECT c.id, c.status, c.unread_count, c.updated_at, c.last_message_id, c.last_inbound_at,"
+    " c.needs_attention,"
     " ct.id AS contact_id, ct.name AS contact_name, ct.phone AS contact_phone"
     " FROM conversations c JOIN contacts ct ON ct.id = c.contact_id"
 )
@@ -83,8 +84,11 @@ def get_message(conn: sqlite3.Connection, tenant_id: int, message_id: int) -> di
 def item_object(
     conversation_id: int, contact: dict[str, Any], last_message: dict[str, Any] | None,
     unread_count: int, status: str, updated_at: int, last_inbound_at: int | None = None,
+    needs_attention: bool = False,
 ) -> dict[str, Any]:
-    """The conversation list item of PROTOCOL §2 (also the `conversation_updated` data)."""
+    """The conversation list item of PROTOCOL §2 (also the `conversation_updated` data).
+
+    `needs_attention` (an addition): the customer asked the bot for a person (issue 11)."""
     return {
         "id": str(conversation_id),
         "contact": contact,
@@ -94,6 +98,7 @@ def item_object(
         "updated_at": updated_at,
         # Additive: when the customer last wrote (the 24-hour window of the composer).
         "last_inbound_at": last_inbound_at,
+        "needs_attention": needs_attention,
     }
 
 
@@ -108,6 +113,7 @@ def _item(conn: sqlite3.Connection, tenant_id: int, row: sqlite3.Row) -> dict[st
     return item_object(
         row["id"], contact_object(row["contact_id"], row["contact_name"], row["contact_phone"]),
         last, row["unread_count"], row["status"], row["updated_at"], row["last_inbound_at"],
+        bool(row["needs_attention"]),
     )
 
 

@@ -91,11 +91,12 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         (tenant.id, conversation_id, msg.type, body, msg.wa_id, now),
     ).fetchone()[0]
     stats.count_message(tx, tenant.id, "in", now)
-    unread = tx.execute(
+    unread, attention = tx.execute(
         "UPDATE conversations SET unread_count = unread_count + 1, last_message_id = ?,"
-        " updated_at = ?, last_inbound_at = ? WHERE id = ? AND tenant_id = ? RETURNING unread_count",
+        " updated_at = ?, last_inbound_at = ? WHERE id = ? AND tenant_id = ?"
+        " RETURNING unread_count, needs_attention",
         (message_id, now, now, conversation_id, tenant.id),
-    ).fetchone()[0]
+    ).fetchone()
     message = {
         "id": str(message_id), "conversation_id": str(conversation_id), "direction": "in",
         "type": msg.type, "body": body, "status": "delivered", "wa_id": msg.wa_id,
@@ -105,7 +106,7 @@ def ingest_inbound(tx: Tx, tenant: TenantRef, msg: InboundMessage) -> Ingested:
         message["media"] = media.add_inbound(tx, tenant.id, message_id, msg.media, now)
     conversation = conversations.item_object(
         conversation_id, conversations.contact_object(contact_id, contact_name, msg.from_phone),
-        message, unread, "open", now, now,
+        message, unread, "open", now, now, bool(attention),
     )
     _announce(tx, tenant, message, conversation)
     return Ingested(str(message_id), str(conversation_id), False)
