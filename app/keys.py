@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from app.realtime.heartbeat import Heartbeat
     from app.realtime.hub import Hub
     from app.realtime.sio import SocketIODoor
+    from app.services.bot import Bot
     from app.services.bulk_runner import BulkRunner
     from app.services.inbox import Inbox
     from app.services.media_fetcher import MediaFetcher
@@ -51,6 +52,7 @@ SEARCH: web.AppKey[SearchIndexer] = web.AppKey("search")
 INBOX: web.AppKey[Inbox] = web.AppKey("inbox")
 OUTBOX: web.AppKey[OutboxWorker] = web.AppKey("outbox")
 BULK: web.AppKey[BulkRunner] = web.AppKey("bulk")
+BOT: web.AppKey[Bot] = web.AppKey("bot")
 WEBHOOKS: web.AppKey[WebhookQueue] = web.AppKey("webhooks")
 PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
 SANDBOX: web.AppKey[SandboxProvider] = web.AppKey("sandbox")

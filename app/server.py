@@ -29,6 +29,7 @@ from app.realtime.heartbeat import Heartbeat
 from app.realtime.hub import Hub
 from app.serve_lock import LockBusy, ServeLock
 from app.services import link, whatsapp_config
+from app.services.bot import Bot
 from app.services.bulk_runner import BulkRunner
 from app.services.governor import Governor
 from app.services.inbox import Inbox
@@ -134,7 +135,8 @@ def _routes(app: web.Application) -> None:
 # fails to start, aiohttp's cleanup closes exactly those that started before it, in reverse.
 def _resources() -> tuple[Callable[[web.Application], AsyncIterator[None]], ...]:
     return (_gc_policy, _database, _hub, _auth, _stats, _search, _inbox, _http_client,
-            _providers, _media, _outbox, _bulk, _webhook_queue, _retention, _revocations, _started)
+            _providers, _media, _outbox, _bulk, _bot, _webhook_queue, _retention, _revocations,
+            _started)
 
 
 async def _gc_policy(app: web.Application) -> AsyncIterator[None]:
@@ -268,6 +270,21 @@ async def _media(app: web.Application) -> AsyncIterator[None]:
     fetcher.start()
     yield
     await fetcher.stop()
+
+
+async def _bot(app: web.Application) -> AsyncIterator[None]:
+    """The auto-reply bot: hears committed inbound messages, answers through the outbox."""
+    inbox, stats, search = app[keys.INBOX], app[keys.STATS], app[keys.SEARCH]
+
+    def touch(tenant_id: int) -> None:
+        stats.touch(tenant_id)
+        search.touch()
+
+    bot = app[keys.BOT] = Bot(app[keys.DB], app[keys.TENANTS], touch, app[keys.OUTBOX].wake)
+    inbox.on_inbound = bot.on_inbound
+    yield
+    inbox.on_inbound = lambda tenant_id, conversation_id: None
+    await bot.close()
 
 
 async def _webhook_queue(app: web.Application) -> AsyncIterator[None]:

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
+from app.clock import now_ms
 from app.db import Database, Tx
+from app.realtime import stream
 from app.realtime.hub import Hub
-from app.services import bulk_track, link, media, messages, optout
+from app.services import bot_store, bulk_track, conversations, link, media, messages, optout
 from app.services.messages import TenantRef
 from app.services.search import SearchIndexer
 from app.services.stats import StatsCoalescer
@@ -35,6 +37,8 @@ class Inbox:
         self.on_queued: Callable[[], None] = lambda: None
         self.on_media: Callable[[], None] = lambda: None  # a media message to download
         self.on_read: Callable[[int, str], None] = lambda tenant_id, wa_id: None
+        # A customer's message committed: (tenant, conversation). The bot listens (issue 11).
+        self.on_inbound: Callable[[int, int], None] = lambda tenant_id, conversation_id: None
 
     async def _ref(self, tenant_id: int) -> TenantRef:
         tenant = await self._tenants.get(tenant_id)
@@ -106,6 +110,9 @@ class Inbox:
         bulk_track.on_reply(tx, tenant.id, msg.from_phone)
         if optout.handle_inbound(tx, tenant, msg, ingested):
             tx.after_commit.append(lambda: self.on_queued())
+        # The bot hears every new customer message (it leaves opt-out words alone itself).
+        conversation_id = int(ingested.conversation_id)
+        tx.after_commit.append(lambda: self.on_inbound(tenant.id, conversation_id))
 
     async def status(self, tenant_id: int, update: StatusUpdate) -> None:
         """Apply a receipt (forward-only)."""
@@ -148,6 +155,11 @@ class Inbox:
             if created:
                 self._touch(tx, tenant_id)
                 tx.after_commit.append(self.on_queued)
+                # A person answers: the bot steps back here, and the customer is attended.
+                if bot_store.pause_for_agent(tx, tenant_id, conversation_id, now_ms()):
+                    item = conversations.get_item(tx.conn, tenant_id, conversation_id)
+                    stream.append(tx, tenant_id, "conversation:updated", item, key=conversation_id)
+                    bot_store.emit_status(tx, tenant_id)
             return message, created
 
         return await self._db.write(write)

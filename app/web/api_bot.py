@@ -47,6 +47,7 @@ async def handle_put(request: web.Request) -> web.Response:
 
     answer = await request.app[keys.DB].write(write)
     request.app[keys.TENANTS].forget(p.tenant_id)  # the time zone lives on the tenant
+    request.app[keys.BOT].forget(p.tenant_id)
     return json_response(answer)
 
 
@@ -66,13 +67,14 @@ async def handle_try(request: web.Request) -> web.Response:
     if not isinstance(new_contact, bool) or not (
             menu is None or (isinstance(menu, int) and not isinstance(menu, bool) and menu >= 0)):
         raise Invalid("new_contact must be a boolean, menu null or an index", code="invalid_field")
-    settings = await request.app[keys.DB].read(lambda c: bot_store.load_settings(c, p.tenant_id))
+    settings, opt_out = await request.app[keys.DB].read(
+        lambda c: (bot_store.load_settings(c, p.tenant_id), bot.is_opt_out(c, p.tenant_id, text)))
     if draft is not None:
         settings = bot_config.parse(draft, settings)
     now = now_ms()
     # A returning contact wrote a minute ago: no "first after N days" welcome.
     facts = Facts(previous_inbound_at=None if new_contact else now - 60_000, menu=menu)
-    answer = bot.evaluate(settings, facts, text, now)
+    answer = bot.evaluate(settings, facts, text, now, opt_out=opt_out)
     return json_response({"rule": answer.rule, "reply": answer.reply, "parts": list(answer.parts),
                           "keyword": answer.keyword, "menu": answer.menu,
                           "handoff": answer.handoff})
