@@ -15,7 +15,7 @@ from app.auth.middleware import public, same_origin
 from app.auth.session import clear_session_cookie, set_session_cookie
 from app.errors import Forbidden, RateLimited
 from app.i18n import LANG_COOKIE, LANGS, pick_lang, set_lang_cookie, t
-from app.services import link, stats, tenants
+from app.services import bot_store, link, stats, tenants
 from app.web import login as auth_login
 from app.web.render import render_page
 
@@ -101,7 +101,8 @@ async def handle_dashboard(request: web.Request) -> web.Response:
         }
         return {"stats": figures, "link": wa, "checklist": checklist,
                 "hourly": stats.hourly(conn, p.tenant_id),
-                "business": tenant.name if tenant else ""}
+                "business": tenant.name if tenant else "",
+                "bot": bot_store.status(conn, p.tenant_id)}
 
     return await render_page(request, "dashboard.html", "dashboard", read)
 

@@ -14,7 +14,7 @@ from app.auth.middleware import public
 from app.auth.session import set_session_cookie
 from app.errors import Forbidden, Invalid
 from app.i18n import pick_lang, t
-from app.services import link, phones, tenants
+from app.services import bot_store, link, phones, tenants
 from app.web import login as auth_login
 from app.web.render import render_page
 
@@ -30,9 +30,14 @@ async def handle_favicon(request: web.Request) -> web.Response:
 
 
 async def handle_bot(request: web.Request) -> web.Response:
-    """GET /bot: an honest "coming soon" until the bot lands."""
-    return await render_page(request, "soon.html", "bot", title_key="soon.title_bot",
-                             text_key="soon.bot_text")
+    """GET /bot: the bot's switch, figures and rules, with the "try a message" box."""
+    p = request[keys.PRINCIPAL]
+
+    def read(conn: sqlite3.Connection) -> dict[str, Any]:
+        return {"settings": bot_store.load_settings(conn, p.tenant_id).public(),
+                "bot": bot_store.status(conn, p.tenant_id)}
+
+    return await render_page(request, "bot.html", "bot", read)
 
 
 async def handle_settings(request: web.Request) -> web.Response:

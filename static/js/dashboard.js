@@ -4,6 +4,7 @@ import { realtime } from "./realtime.js";
 import { formatNumber } from "./i18n.js";
 import { onLinkState } from "./wa_card.js";
 import { drawChart } from "./activity_chart.js";
+import "./bot_card.js";
 
 const STAT_KEYS = ["conversations_open", "unread", "messages_today_in", "messages_today_out", "contacts", "bulk_active"];
 const COUNT_MS = 400;

@@ -102,15 +102,16 @@ export class ConversationListView {
     avatar.setAttribute("aria-hidden", "true");
     const [name, time] = [el("span", "conv-name"), el("time", "conv-time")];
     const [preview, badge] = [el("span", "conv-preview"), el("span", "badge")];
+    const attention = el("span", "conv-attention", t("needs_person"));  // the bot's hand-off
     const top = el("span", "conv-top");
     top.append(name, time);
     const bottom = el("span", "conv-bottom");
-    bottom.append(preview, badge);
+    bottom.append(preview, attention, badge);
     const main = el("span", "conv-main");
     main.append(top, bottom);
     a.append(avatar, main);
     li.append(a);
-    li.parts = { a, avatar, name, time, preview, badge };
+    li.parts = { a, avatar, name, time, preview, badge, attention };
     return li;
   }
 
@@ -118,7 +119,7 @@ export class ConversationListView {
   fill(row, item, index) {
     const p = row.parts;
     row.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
-    const stamp = `${item.id}:${item.updated_at}:${item.unread_count}:${item.last_message?.status}:${item.contact?.name}`;
+    const stamp = `${item.id}:${item.updated_at}:${item.unread_count}:${item.last_message?.status}:${item.contact?.name}:${item.needs_attention}`;
     this.markSelected(row, item);
     if (row.stamp === stamp) return;
     row.stamp = stamp;
@@ -141,6 +142,7 @@ export class ConversationListView {
       }
       p.preview.append(previewText(last));
     }
+    p.attention.hidden = !item.needs_attention;
     const unread = item.unread_count > 0;
     p.a.classList.toggle("unread", unread);
     p.badge.hidden = !unread;
