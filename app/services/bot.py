@@ -118,7 +118,10 @@ class Bot:
                 return None
             tenant = await self._tenants.get(tenant_id)
             ref = TenantRef(tenant.id, tenant.code)
-            return await self._db.write(lambda tx: self.respond(tx, ref, conversation_id))
+            # On the writer thread and behind requests: regex rules may read up to 1 000
+            # characters each (bench/bot_rules.py: ~2 ms for 220), never on the event loop.
+            return await self._db.write(lambda tx: self.respond(tx, ref, conversation_id),
+                                        heavy=True, background=True)
         except Exception:
             log.exception("bot turn failed", extra={"fields": {"tenant": tenant_id,
                                                                "conversation": conversation_id}})
