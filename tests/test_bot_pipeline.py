@@ -160,12 +160,16 @@ async def test_never_old_messages_never_opt_out_never_a_loop(alice: Actor, bot: 
     conv = (await alice.inbound(body="envío? (antes de encender el bot)"))["conversation_id"]
     await enable(alice, welcome_text="", fallback_text="")
     assert await bot.flush(alice.tenant_id, int(conv)) is None  # older than the bot's start
-    await say(alice, bot, "¡BAJA!")
-    assert (await thread(alice, conv))[-1] == ("contact", "¡BAJA!")
+    # Stop words: the opt-out service confirms (app/services/optout.py); the bot adds nothing.
+    await alice.inbound(body="¡BAJA!")
+    answer = await bot.flush(alice.tenant_id, int(conv))
+    assert answer is not None and (answer.rule, answer.reply) == ("opt_out", None)
+    assert [b for _, b in await thread(alice, conv)].count("¡BAJA!") == 1
     # A customer's auto-responder repeating a keyword: the bot stops after its hourly budget.
-    for _ in range(MAX_REPLIES_PER_HOUR + 3):
-        await say(alice, bot, "envío")
-    bot_replies = [k for k, _ in await thread(alice, conv)].count("bot")
+    other = await say(alice, bot, "envío", phone="56922223333")
+    for _ in range(MAX_REPLIES_PER_HOUR + 2):
+        await say(alice, bot, "envío", phone="56922223333")
+    bot_replies = [k for k, _ in await thread(alice, other)].count("bot")
     assert bot_replies == MAX_REPLIES_PER_HOUR
 
 

@@ -22,12 +22,11 @@ from collections.abc import Callable
 from app.clock import now_ms
 from app.db import Database, Tx
 from app.realtime import stream
-from app.services import bot_rules, bot_store, conversations, messages
+from app.services import bot_rules, bot_store, conversations, messages, optout
 from app.services.bot_config import BotSettings
 from app.services.bot_rules import Answer, Facts
 from app.services.messages import TenantRef
 from app.services.tenants import Directory
-from app.sqlite import fold
 
 log = logging.getLogger("condorito.bot")
 
@@ -38,15 +37,10 @@ MAX_REPLIES_PER_HOUR = 10  # per conversation: the loop guard
 HOUR_MS = 3600 * 1000
 
 
-# Until the opt-out service (bulk-core's app/services/optout.py: the tenant's own words and the
-# suppression list) lands on main, its default words, compared as it does: the whole message.
-_STOP_WORDS = ("stop", "baja", "parar", "cancelar")
-
-
 def is_opt_out(conn: sqlite3.Connection, tenant_id: int, text: str) -> bool:
-    """The customer asked to stop: the bot leaves the message alone."""
-    key = (fold(text) or "").strip().strip("!¡.?¿ ")
-    return key in _STOP_WORDS
+    """The customer asked to stop (the tenant's stop words, app/services/optout.py, which also
+    answers them): the bot leaves the message alone."""
+    return optout.is_opt_out(optout.get_words(conn, tenant_id), text)
 
 
 def evaluate(settings: BotSettings, facts: Facts, text: str, now: int, *, opt_out: bool = False) -> Answer:
