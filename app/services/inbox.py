@@ -155,11 +155,7 @@ class Inbox:
             if created:
                 self._touch(tx, tenant_id)
                 tx.after_commit.append(self.on_queued)
-                # A person answers: the bot steps back here, and the customer is attended.
-                if bot_store.pause_for_agent(tx, tenant_id, conversation_id, now_ms()):
-                    item = conversations.get_item(tx.conn, tenant_id, conversation_id)
-                    stream.append(tx, tenant_id, "conversation:updated", item, key=conversation_id)
-                    bot_store.emit_status(tx, tenant_id)
+                self._agent_replied(tx, tenant_id, conversation_id)
             return message, created
 
         return await self._db.write(write)
@@ -180,9 +176,18 @@ class Inbox:
             if created:
                 self._touch(tx, tenant_id)
                 tx.after_commit.append(self.on_queued)
+                self._agent_replied(tx, tenant_id, conversation_id)
             return message, created
 
         return await self._db.write(write)
+
+    def _agent_replied(self, tx: Tx, tenant_id: int, conversation_id: int) -> None:
+        """A person answers (text or file): the bot steps back here, and the customer who asked
+        for a person is attended."""
+        if bot_store.pause_for_agent(tx, tenant_id, conversation_id, now_ms()):
+            item = conversations.get_item(tx.conn, tenant_id, conversation_id)
+            stream.append(tx, tenant_id, "conversation:updated", item, key=conversation_id)
+            bot_store.emit_status(tx, tenant_id)
 
     async def mark_read(self, tenant_id: int, conversation_id: int) -> None:
         """Unread to zero; conversation_updated and stats_updated follow."""
