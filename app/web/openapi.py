@@ -15,6 +15,9 @@ from aiohttp import web
 from app.auth.middleware import public
 from app.jsonenc import dumps
 from app.web.openapi_schemas import (
+    BOT,
+    BOT_RULES,
+    BOT_TRY,
     BULK_PREVIEW,
     CAMPAIGN,
     COUNT,
@@ -222,6 +225,18 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
     "/api/v1/bulk/{id}/export.csv": {"get": op(
         "Every recipient's outcome as CSV (UTF-8 with BOM)",
         {"200": {"description": "CSV", "content": {"text/csv": {"schema": STR}}}}, tag="bulk")},
+    "/api/v1/bot": {
+        "get": op("The bot's settings and today's status", answer(200, "settings", BOT), tag="bot"),
+        "put": op("Change any of the bot's settings (admin); 400 lists every bad field",
+                  answer(200, "settings", BOT), body=obj({}, {"enabled": {"type": "boolean"}, **BOT_RULES}),
+                  tag="bot"),
+    },
+    "/api/v1/bot/try": {"post": op(
+        "What the bot would answer now (saved settings, or an unsaved draft of them)",
+        answer(200, "the answer and the rule behind it", BOT_TRY),
+        body=obj({"text": STR}, {"settings": {"type": "object"}, "new_contact": {"type": "boolean"},
+                                 "menu": {"type": ["integer", "null"], "minimum": 0}}),
+        tag="bot")},
     "/healthz": {"get": op(
         "Process up, database writable, WhatsApp states as counts (no login)",
         {**answer(200, "healthy", HEALTH), **answer(503, "the database takes no write", HEALTH)},

@@ -153,6 +153,31 @@ HEALTH = obj({"status": {"enum": ["ok", "unhealthy"]},
               "database": obj({"writable": {"type": "boolean"}}, {"write_ms": {"type": ["number", "null"]}}),
               "whatsapp": {"type": "object"}})
 
+# The bot (issue 11; app/services/bot_config.py validates, docs/protocol-additions.md explains).
+BOT_STATUS = obj({"enabled": {"type": "boolean"}, "answered_today": COUNT, "handed_off_today": COUNT,
+                  "needs_attention": COUNT})
+_HHMM = {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"}
+_MENU = obj({"label": {"type": "string"}, "reply": {"type": "string"}}, {"key": {"type": "string"}})
+BOT_RULES = {
+    "timezone": {"type": "string"},
+    "business_hours": {"type": "object", "additionalProperties": {
+        "type": "array", "items": {"type": "array", "items": _HHMM, "minItems": 2, "maxItems": 2}}},
+    "holidays": {"type": "array", "items": {"type": "string", "format": "date"}},
+    "welcome_text": {"type": "string"}, "welcome_after_days": {"type": "integer"},
+    "away_text": {"type": "string"}, "fallback_text": {"type": "string"},
+    "fallback_hours": {"type": "integer"},
+    "keywords": {"type": "array", "items": obj(
+        {"match": {"enum": ["word", "contains", "regex"]}, "pattern": {"type": "string"},
+         "reply": {"type": "string"}}, {"menu": {"type": "array", "items": _MENU}})},
+    "handoff_words": {"type": "array", "items": {"type": "string"}},
+    "handoff_text": {"type": "string"}, "pause_minutes": {"type": "integer"},
+}
+BOT = obj({"enabled": {"type": "boolean"}, **BOT_RULES, "status": BOT_STATUS, "seq": SEQ})
+BOT_TRY = obj({"rule": {"type": "string"}, "reply": NULLABLE_STR,
+               "parts": {"type": "array", "items": {"type": "string"}},
+               "keyword": {"type": ["integer", "null"]}, "menu": {"type": ["integer", "null"]},
+               "handoff": {"type": "boolean"}})
+
 ERROR = obj({"error": obj(
     {"code": {"type": "string", "pattern": "^[a-z0-9_]+$"}, "message": {"type": "string"}},
     {"retry_after": {"type": "number"}, "field": {"type": "string"},
