@@ -26,7 +26,7 @@ from app.private_files import private_dir
 from app.serve_lock import LockBusy, ServeLock
 from app.services import restore, tenants
 from app.sqlite import backup
-from app.whatsapp.base import PROVIDERS
+from app.whatsapp.base import ALL_PROVIDERS
 
 T = TypeVar("T")
 
@@ -190,7 +190,7 @@ def parser() -> argparse.ArgumentParser:
     ct = sub.add_parser("create-tenant", help="add a tenant")
     ct.add_argument("code")
     ct.add_argument("--name", required=True)
-    ct.add_argument("--provider", choices=PROVIDERS, default="sandbox")
+    ct.add_argument("--provider", choices=ALL_PROVIDERS, default="sandbox")
     cu = sub.add_parser("create-user", help="add a user to a tenant")
     cu.add_argument("code")
     cu.add_argument("email")

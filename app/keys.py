@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from app.web.ops import HealthCheck
     from app.whatsapp.cloud import CloudProvider
     from app.whatsapp.sandbox import SandboxProvider
+    from app.whatsapp.web import WebProvider
 
 CONFIG: web.AppKey[Config] = web.AppKey("config")
 DB: web.AppKey[Database] = web.AppKey("db")
@@ -57,6 +58,7 @@ WEBHOOKS: web.AppKey[WebhookQueue] = web.AppKey("webhooks")
 PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
 SANDBOX: web.AppKey[SandboxProvider] = web.AppKey("sandbox")
 CLOUD: web.AppKey[CloudProvider] = web.AppKey("cloud")
+WEB: web.AppKey[WebProvider] = web.AppKey("web")  # only when the whatsapp-web extra is installed
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")  # outgoing requests (Cloud API)
 INFLIGHT: web.AppKey[InFlight] = web.AppKey("inflight")
 MEDIA_STORE: web.AppKey[MediaStore] = web.AppKey("media_store")

@@ -70,8 +70,10 @@ from app.web import (
 from app.web.bodies import MAX_BODY_BYTES
 from app.web.errors import error_middleware
 from app.web.inflight import InFlight
+from app.whatsapp.base import WEB_INSTALLED
 from app.whatsapp.cloud import CloudProvider
 from app.whatsapp.sandbox import SandboxProvider
+from app.whatsapp.web import WebProvider
 
 log = logging.getLogger("condorito")
 
@@ -229,14 +231,23 @@ async def _providers(app: web.Application) -> AsyncIterator[None]:
             c, tid, allow_custom_base=config.allow_custom_api_base)), app[keys.HTTP], inbox
     )
     providers.add(cloud)
+    web_provider = None
+    if WEB_INSTALLED:  # QR pairing: neonize itself is imported at the first link, not here
+        web_provider = app[keys.WEB] = WebProvider(inbox, config.data_dir)
+        providers.add(web_provider)
     try:
         await db.write(link.reset_transient)
         for tenant_id, phone in await db.read(link.paired_sandboxes):
             sandbox.restore(tenant_id, phone)
+        if web_provider is not None:
+            for tenant_id in await db.read(link.web_tenants):
+                await web_provider.resume(tenant_id)  # paired ones only: no QR after a restart
         yield
     finally:  # restore() may have started pairings before a failure
         await providers.close()
         await sandbox.close()
+        if web_provider is not None:
+            await web_provider.close()
 
 
 async def _outbox(app: web.Application) -> AsyncIterator[None]:

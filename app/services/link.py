@@ -77,3 +77,8 @@ def summary(conn: sqlite3.Connection) -> dict[tuple[str, str], int]:
         " LEFT JOIN whatsapp_sessions s ON s.tenant_id = t.id GROUP BY 1, 2"
     ).fetchall()
     return {(r[0], r[1]): r[2] for r in rows}
+
+
+def web_tenants(conn: sqlite3.Connection) -> list[int]:
+    """At start-up, over every tenant: those on QR pairing, whose stored sessions resume."""
+    return [r[0] for r in conn.execute("SELECT id FROM tenants WHERE provider = 'web'").fetchall()]

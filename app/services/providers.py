@@ -7,7 +7,7 @@ import logging
 
 from app.errors import Conflict
 from app.services.tenants import Directory
-from app.whatsapp.base import Provider
+from app.whatsapp.base import WEB, WEB_EXTRA_HINT, Provider
 
 log = logging.getLogger("condorito.providers")
 
@@ -29,7 +29,8 @@ class ProviderRegistry:
         tenant = await self._tenants.get(tenant_id)
         provider = self._providers.get(tenant.provider)
         if provider is None:
-            raise Conflict(f"provider {tenant.provider!r} is not available in this install",
+            hint = f": {WEB_EXTRA_HINT}" if tenant.provider == WEB else ""
+            raise Conflict(f"provider {tenant.provider!r} is not available in this install{hint}",
                            code="provider_unavailable")
         return provider
 

@@ -13,7 +13,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.realtime import stream
 from app.services import phones
 from app.text import clean_text
-from app.whatsapp.base import PROVIDERS
+from app.whatsapp.base import check_provider
 
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,31}$")
 
@@ -90,8 +90,7 @@ def create_tenant(tx: Tx, code: str, name: str, provider: str = "sandbox") -> Te
     """Insert a tenant, its stream and its WhatsApp session row; refuse bad or taken codes."""
     if not CODE_RE.match(code):
         raise Invalid(f"invalid client code {code!r}: use ^[a-z0-9][a-z0-9_-]{{1,31}}$", code="invalid_code")
-    if provider not in PROVIDERS:
-        raise Invalid(f"unknown provider {provider!r}", code="invalid_provider")
+    check_provider(provider)
     name = clean_text(name).strip() or code
     try:
         row = tx.execute(

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from app.clock import now_ms
 from app.db import Tx
 from app.errors import Conflict, Invalid
-from app.whatsapp.base import PROVIDERS
+from app.whatsapp.base import check_provider
 from app.whatsapp.cloud import CloudSettings
 
 DEFAULT_API_BASE = "https://graph.facebook.com/v23.0"
@@ -94,9 +94,7 @@ def _check_cloud(data: dict[str, Any], current: CloudSettings | None,
 
 def save(tx: Tx, tenant_id: int, data: dict[str, Any], *, allow_custom_base: bool) -> str:
     """Store the provider choice and Cloud settings; returns the provider."""
-    provider = data.get("provider")
-    if provider not in PROVIDERS:
-        raise Invalid(f"provider must be one of {', '.join(PROVIDERS)}", code="invalid_provider")
+    provider = check_provider(data.get("provider"))
     if provider == "cloud":
         current = get_cloud(tx.conn, tenant_id, allow_custom_base=allow_custom_base)
         values = _check_cloud(data, current, allow_custom_base)

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from app.errors import AppError
+from app.errors import AppError, Invalid
 
 # The providers this install implements, by the name a tenant row stores: the one list (the
-# CLI, tenant creation and the config API all check against it). `web` (a QR gateway) is
-# allowed by the schema and arrives with its own issue.
+# CLI, tenant creation and the config API all check against it). `web` (QR pairing through
+# neonize) is there only when the optional extra is installed; find_spec does not import it.
 SANDBOX = "sandbox"
 CLOUD = "cloud"
-PROVIDERS = (SANDBOX, CLOUD)
+WEB = "web"
+ALL_PROVIDERS = (SANDBOX, CLOUD, WEB)
+WEB_INSTALLED = importlib.util.find_spec("neonize") is not None
+PROVIDERS = (SANDBOX, CLOUD, WEB) if WEB_INSTALLED else (SANDBOX, CLOUD)
+WEB_EXTRA_HINT = "QR pairing needs the whatsapp-web extra: pip install -e '.[whatsapp-web]'"
+
+
+def check_provider(provider: object) -> str:
+    """A provider name this install can use, or a 4xx saying which names exist or what to install."""
+    if provider == WEB and not WEB_INSTALLED:
+        raise ProviderError("provider_unavailable", WEB_EXTRA_HINT)
+    if provider not in PROVIDERS:
+        raise Invalid(f"provider must be one of {', '.join(PROVIDERS)}", code="invalid_provider")
+    return str(provider)
 
 # PROTOCOL §2 `GET /whatsapp` states.
 STATES = ("stopped", "starting", "qr_pending", "connected", "disconnected", "logged_out", "failed")
