@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import io
 import logging
+import os
 import random
 import secrets
 import shutil
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,15 +69,23 @@ def load_neonize() -> NeonizeApi:
     """Import neonize now (it loads an 18.8 MB Go library); ProviderError when it is absent."""
     root = logging.getLogger()
     handlers = list(root.handlers)
+    real_popen = os.popen
+
+    def popen(cmd: str, mode: str = "r", buffering: int = -1) -> Any:
+        # Its import probes the platform with os.popen("uname -a").read() and never closes the
+        # pipe: the process is left unreaped and its file unclosed (ResourceWarnings later, at
+        # random). During the import the pipe is read, closed and the process waited for.
+        with real_popen(cmd, mode, buffering) as pipe:
+            return io.StringIO(pipe.read())
+
+    os.popen = popen
     try:
-        with warnings.catch_warnings():
-            # Its platform probe leaves a `uname` pipe to the garbage collector (a ResourceWarning).
-            warnings.simplefilter("ignore", ResourceWarning)
-            from neonize.aioze import events
-            from neonize.aioze.client import NewAClient
+        from neonize.aioze import events
+        from neonize.aioze.client import NewAClient
     except (ImportError, OSError):
         raise ProviderError("provider_unavailable", WEB_EXTRA_HINT) from None
     finally:
+        os.popen = real_popen
         root.handlers[:] = handlers  # its import calls logging.basicConfig: our logging stays ours
     # whatsmeow logs message metadata at INFO; only its warnings and errors reach our logs.
     for name in ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow"):
