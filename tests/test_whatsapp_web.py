@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from app import create_app
 from app.config import Config
-from app.whatsapp import base, web
+from app.whatsapp import base, web, web_store
 from tests.helpers.actors import Actor, make_actor
 from tests.helpers.api import assert_error, decode_qr_svg, json_ok
 from tests.helpers.fake_neonize import FakeClient, FakeNeonize, image, text
@@ -83,7 +83,7 @@ async def test_qr_codes_then_scan_connects(shop: Actor, bob: Actor, fake: FakeNe
     assert (state["state"], state["phone"], state["qr"]) == ("connected", PHONE, None)
 
     # The session store: the tenant's own, private like the database.
-    store = config.data_dir / web.STORE_DIR / f"t{shop.tenant_id}"
+    store = config.data_dir / web_store.STORE_DIR / f"t{shop.tenant_id}"
     assert client.store.parent == store
     assert stat.S_IMODE(store.stat().st_mode) == 0o700
     assert stat.S_IMODE(client.store.stat().st_mode) == 0o600

@@ -22,7 +22,6 @@ import logging
 import os
 import random
 import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,6 @@ from typing import Any
 import segno
 
 from app.clock import now_ms
-from app.private_files import private_dir, private_file
 from app.whatsapp import web_parse
 from app.whatsapp.base import (
     WEB,
@@ -42,10 +40,10 @@ from app.whatsapp.base import (
     QrCode,
     StatusUpdate,
 )
+from app.whatsapp.web_store import SessionStores
 
 log = logging.getLogger("condorito.web")
 
-STORE_DIR = "whatsapp-web"
 FIRST_QR_TTL = 60.0    # whatsmeow shows its first code for 60 s, each later one for 20 s
 NEXT_QR_TTL = 20.0
 QR_GRACE = 5.0         # after the last code expires, the pairing is over
@@ -130,52 +128,17 @@ class WebProvider:
     def __init__(self, sink: ProviderSink, data_dir: Path,
                  loader: Callable[[], NeonizeApi] | None = None) -> None:
         self._sink = sink
-        self._root = data_dir / STORE_DIR
+        self.stores = SessionStores(data_dir)
         self._loader = loader
         self._loaded: NeonizeApi | None = None
         self._sessions: dict[int, _Session] = {}
         self._executor_ready = False
 
-    # -- the session store -------------------------------------------------------------------
-
-    def store(self, tenant_id: int) -> Path:
-        """A tenant's whatsmeow database (its directory is private, the file 0600)."""
-        return self._root / f"t{tenant_id}" / "session.db"
-
-    def _marker(self, tenant_id: int) -> Path:
-        return self._root / f"t{tenant_id}" / "paired"
-
-    def paired(self, tenant_id: int) -> bool:
-        """True when the store holds a paired device (so connecting shows no QR)."""
-        return self._marker(tenant_id).exists()
-
-    def _prepare_store(self, tenant_id: int) -> str:
-        private_dir(self._root)
-        private_dir(self._root / f"t{tenant_id}")
-        path = self.store(tenant_id)
-        private_file(path)  # 0600 before Go's SQLite writes keys into it (its journal inherits)
-        return str(path)
-
-    def _mark_paired(self, tenant_id: int, phone: str) -> None:
-        marker = self._marker(tenant_id)
-        private_file(marker)
-        marker.write_text(phone)
-
-    def _stored_phone(self, tenant_id: int) -> str | None:
-        try:
-            return self._marker(tenant_id).read_text().strip() or None
-        except OSError:
-            return None
-
-    def _purge(self, tenant_id: int) -> None:
-        """Logged out: the device keys are worthless; pairing again starts from nothing."""
-        shutil.rmtree(self._root / f"t{tenant_id}", ignore_errors=True)
-
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def resume(self, tenant_id: int) -> None:
         """At start-up: a paired tenant connects again with its stored session (no QR)."""
-        if self.paired(tenant_id) and tenant_id not in self._sessions:
+        if self.stores.paired(tenant_id) and tenant_id not in self._sessions:
             await self._begin(tenant_id)
 
     async def connect(self, tenant_id: int, public_base: str) -> None:
@@ -200,7 +163,7 @@ class WebProvider:
     async def _begin(self, tenant_id: int) -> None:
         api = self._api
         self._ensure_threads()
-        session = self._sessions[tenant_id] = _Session(tenant_id, phone=self._stored_phone(tenant_id))
+        session = self._sessions[tenant_id] = _Session(tenant_id, phone=self.stores.phone(tenant_id))
         await self._sink.link_state(tenant_id, "starting")
         try:
             await self._start_client(session, api)
@@ -220,7 +183,7 @@ class WebProvider:
 
     async def _start_client(self, session: _Session, api: NeonizeApi) -> None:
         tenant_id = session.tenant_id
-        path = await asyncio.to_thread(self._prepare_store, tenant_id)
+        path = await asyncio.to_thread(self.stores.prepare, tenant_id)
         # A fresh id per client: neonize stops a client by id when its Python object is collected,
         # which must never stop the client that replaced it.
         client = api.new_client(path, f"t{tenant_id}.{secrets.token_hex(6)}")
@@ -293,7 +256,7 @@ class WebProvider:
         session.phone = str(ev.ID.User)
         session.qr = None
         self._cancel_timer(session)
-        await asyncio.to_thread(self._mark_paired, session.tenant_id, session.phone)
+        await asyncio.to_thread(self.stores.mark_paired, session.tenant_id, session.phone)
 
     async def _on_connected(self, session: _Session) -> None:
         self._cancel_timer(session)
@@ -306,7 +269,7 @@ class WebProvider:
     async def _on_dropped(self, session: _Session, reason: str) -> None:
         if self._sessions.get(session.tenant_id) is not session:
             return
-        if not self.paired(session.tenant_id):   # never paired: nothing to come back to
+        if not self.stores.paired(session.tenant_id):   # never paired: nothing to come back to
             await self._stop(session, "failed", reason)
             return
         if session.state != "disconnected":
@@ -384,7 +347,7 @@ class WebProvider:
         client, session.client = session.client, None
         await self._halt(client, session.task)
         if purge:
-            await asyncio.to_thread(self._purge, session.tenant_id)
+            await asyncio.to_thread(self.stores.purge, session.tenant_id)
         await self._sink.link_state(session.tenant_id, state, reason=reason)
 
     async def logout(self, tenant_id: int) -> None:
@@ -399,7 +362,7 @@ class WebProvider:
         if session is not None:
             await self._stop(session, "logged_out", "logout", purge=True)
         else:
-            await asyncio.to_thread(self._purge, tenant_id)
+            await asyncio.to_thread(self.stores.purge, tenant_id)
             await self._sink.link_state(tenant_id, "logged_out", reason="logout")
 
     def current_qr(self, tenant_id: int) -> QrCode | None:
