@@ -17,6 +17,7 @@ from app.i18n import pick_lang, t
 from app.services import bot_store, link, phones, tenants
 from app.web import login as auth_login
 from app.web.render import render_page
+from app.whatsapp.base import WEB_INSTALLED
 
 FAVICON = (Path(__file__).resolve().parents[2] / "static" / "favicon.svg").read_bytes()
 
@@ -70,7 +71,7 @@ async def _settings(request: web.Request, *, admin_only: bool) -> web.Response:
         return data
 
     return await render_page(request, "settings.html", "settings", read, admin=admin,
-                             team_only=admin_only)
+                             team_only=admin_only, web_installed=WEB_INSTALLED)
 
 
 async def handle_password_page(request: web.Request) -> web.Response:
