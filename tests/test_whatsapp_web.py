@@ -283,3 +283,14 @@ async def test_real_neonize_builds_a_client_offline(tmp_path: Any) -> None:
 class _NoSink:
     async def link_state(self, *a: Any, **k: Any) -> None: ...
     def qr(self, *a: Any) -> None: ...
+
+
+async def test_the_ban_risk_is_stated_before_linking(shop: Actor, bob: Actor, fake: FakeNeonize) -> None:
+    html = await (await shop.get("/")).text()
+    assert 'id="wa-web-risk"' in html and "WhatsApp puede bloquear" in html
+    settings = await (await shop.get("/settings")).text()
+    assert "Antes de vincular: esto no es la API oficial de Meta" in settings
+    assert 'id="wa-web-risk"' not in await (await bob.get("/")).text()   # a sandbox tenant
+    ws, _ = await shop.ws()
+    await paired(shop, fake, ws)
+    assert 'id="wa-web-risk"' not in await (await shop.get("/")).text()   # linked: said already
