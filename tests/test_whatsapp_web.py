@@ -294,3 +294,21 @@ async def test_the_ban_risk_is_stated_before_linking(shop: Actor, bob: Actor, fa
     ws, _ = await shop.ws()
     await paired(shop, fake, ws)
     assert 'id="wa-web-risk"' not in await (await shop.get("/")).text()   # linked: said already
+
+
+async def test_choosing_another_provider_stops_the_linked_number(shop: Actor, fake: FakeNeonize) -> None:
+    ws, _ = await shop.ws()
+    client = await paired(shop, fake, ws)
+    resp = await shop.client.put("/api/v1/whatsapp/config", json={"provider": "sandbox"},
+                                 headers=shop.headers)
+    assert resp.status == 200
+    assert client.stopped
+    state = await link(shop)
+    assert (state["provider"], state["state"]) == ("sandbox", "stopped")
+    await client.message("3A0100", CUSTOMER, text("¿me leen?"))   # its late events land nowhere
+    assert (await json_ok(await shop.get("/api/v1/conversations")))["items"] == []
+    # Back to QR: linking resumes the kept session, no new code.
+    await shop.client.put("/api/v1/whatsapp/config", json={"provider": "web"}, headers=shop.headers)
+    assert (await shop.post("/api/v1/whatsapp/connect")).status == 202
+    assert (await fake.next_client()).device() == PHONE
+    assert (await next_event(ws, "whatsapp_authenticated"))["data"]["phone"] == PHONE

@@ -13,13 +13,14 @@ from aiohttp import web
 
 from app import keys
 from app.auth.middleware import public
+from app.db import Tx
 from app.errors import Conflict, Invalid
 from app.i18n import pick_lang
-from app.services import link, messages, whatsapp_config
+from app.services import link, messages, tenants, whatsapp_config
 from app.web.api_auth import require_admin
 from app.web.api_media import sandbox_media
 from app.web.bodies import json_response, read_json, string_field
-from app.whatsapp.base import CLOUD, SANDBOX
+from app.whatsapp.base import CLOUD, SANDBOX, WEB
 
 PHONE_RE = re.compile(r"^\d{5,20}$")
 
@@ -110,11 +111,20 @@ async def handle_put_config(request: web.Request) -> web.Response:
     require_admin(p)
     data = await read_json(request)
     allow = request.app[keys.CONFIG].allow_custom_api_base
-    await request.app[keys.DB].write(
-        lambda tx: whatsapp_config.save(tx, p.tenant_id, data, allow_custom_base=allow)
-    )
+
+    def write(tx: Tx) -> tuple[str, str]:
+        tenant = tenants.get_tenant(tx.conn, p.tenant_id)
+        before = tenant.provider if tenant else ""
+        after = whatsapp_config.save(tx, p.tenant_id, data, allow_custom_base=allow)
+        if after != before:  # the old provider's link says nothing about the new one
+            link.set_state(tx, p.tenant_id, "stopped", reason="provider_changed")
+        return before, after
+
+    before, after = await request.app[keys.DB].write(write)
     request.app[keys.TENANTS].forget(p.tenant_id)
     request.app[keys.CLOUD].forget(p.tenant_id)
+    if before == WEB and after != WEB and keys.WEB in request.app:
+        await request.app[keys.WEB].release(p.tenant_id)   # its number must not keep sending here
     return await handle_get_config(request)
 
 

@@ -365,6 +365,15 @@ class WebProvider:
             await asyncio.to_thread(self.stores.purge, tenant_id)
             await self._sink.link_state(tenant_id, "logged_out", reason="logout")
 
+    async def release(self, tenant_id: int) -> None:
+        """The tenant chose another provider: stop its client and keep its store, so choosing
+        QR again and linking resumes the session without a new code."""
+        session = self._sessions.pop(tenant_id, None)
+        if session is not None:
+            self._cancel_timer(session)
+            client, session.client = session.client, None
+            await self._halt(client, session.task)
+
     def current_qr(self, tenant_id: int) -> QrCode | None:
         """The code on screen now."""
         session = self._sessions.get(tenant_id)
