@@ -4,6 +4,8 @@ restart, inbound messages, receipts and sends; plus the real neonize built offli
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import stat
 import time
 from typing import Any
@@ -16,7 +18,7 @@ from app.config import Config
 from app.whatsapp import base, web, web_store
 from tests.helpers.actors import Actor, make_actor
 from tests.helpers.api import assert_error, decode_qr_svg, json_ok
-from tests.helpers.fake_neonize import FakeClient, FakeNeonize, image, text
+from tests.helpers.fake_neonize import FakeClient, FakeNeonize, e2e, image, text
 from tests.helpers.frames import next_event
 
 PHONE = "56987654321"
@@ -312,3 +314,33 @@ async def test_choosing_another_provider_stops_the_linked_number(shop: Actor, fa
     assert (await shop.post("/api/v1/whatsapp/connect")).status == 202
     assert (await fake.next_client()).device() == PHONE
     assert (await next_event(ws, "whatsapp_authenticated"))["data"]["phone"] == PHONE
+
+
+async def test_an_inbound_photo_is_downloaded_through_the_session(
+        shop: Actor, bob: Actor, fake: FakeNeonize, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws, _ = await shop.ws()
+    client = await paired(shop, fake, ws)
+    photo = b"\xff\xd8\xff\xe0" + secrets.token_bytes(600)
+    client.files["/v/t62.7118-24/photo.enc"] = photo
+    part = e2e.ImageMessage(directPath="/v/t62.7118-24/photo.enc", mimetype="image/jpeg",
+                            fileLength=len(photo), fileSHA256=hashlib.sha256(photo).digest(),
+                            mediaKey=secrets.token_bytes(32), caption="la vitrina")
+    await client.message("3A0200", CUSTOMER, e2e.Message(imageMessage=part))
+    message = (await next_event(ws, "new_message"))["data"]["message"]
+    assert (message["type"], message["body"], message["media"]["state"]) == ("image", "la vitrina", "pending")
+    ready = (await next_event(ws, "message_media"))["data"]
+    assert ready["media"]["state"] == "ready" and ready["media"]["size"] == len(photo)
+    resp = await shop.get(message["media"]["url"])
+    assert resp.status == 200 and await resp.read() == photo
+    assert resp.headers["Content-Type"] == "image/jpeg"
+    assert (await bob.get(message["media"]["url"])).status == 404
+
+    # A file announced larger than the limit is refused before anything is downloaded.
+    monkeypatch.setitem(base.MEDIA_LIMITS, "document", 100)
+    doc = e2e.DocumentMessage(directPath="/v/never", mimetype="application/pdf", fileLength=5000,
+                              fileName="boleta.pdf")
+    await client.message("3A0201", CUSTOMER, e2e.Message(documentMessage=doc))
+    big = (await next_event(ws, "new_message"))["data"]["message"]
+    assert big["body"] == "boleta.pdf"
+    failed = (await next_event(ws, "message_media"))["data"]
+    assert failed["message_id"] == big["id"] and failed["media"]["state"] == "failed"

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import io
 import logging
-import os
 import random
 import secrets
 from collections.abc import Callable
@@ -33,13 +31,14 @@ from app.clock import now_ms
 from app.whatsapp import web_parse
 from app.whatsapp.base import (
     WEB,
-    WEB_EXTRA_HINT,
+    FetchedMedia,
     OutboundMessage,
     ProviderError,
     ProviderSink,
     QrCode,
     StatusUpdate,
 )
+from app.whatsapp.web_neonize import NeonizeApi, load_neonize
 from app.whatsapp.web_store import SessionStores
 
 log = logging.getLogger("condorito.web")
@@ -53,47 +52,6 @@ STOP_WAIT = 5.0
 MAX_SESSIONS = 64      # each connected number holds one worker thread (neonize's Go loop)
 # whatsmeow connect failures that are the server's trouble, not ours: retried.
 TRANSIENT_FAILURES = {"INTERNAL_SERVER_ERROR", "SERVICE_UNAVAILABLE"}
-
-
-@dataclass(frozen=True, slots=True)
-class NeonizeApi:
-    """What the provider uses of neonize: a client constructor and the event classes."""
-
-    new_client: Callable[[str, str], Any]   # (session store path, unique client id) -> client
-    events: Any                             # namespace with ConnectedEv, MessageEv, ...
-
-
-def load_neonize() -> NeonizeApi:
-    """Import neonize now (it loads an 18.8 MB Go library); ProviderError when it is absent."""
-    root = logging.getLogger()
-    handlers = list(root.handlers)
-    real_popen = os.popen
-
-    def popen(cmd: str, mode: str = "r", buffering: int = -1) -> Any:
-        # Its import probes the platform with os.popen("uname -a").read() and never closes the
-        # pipe: the process is left unreaped and its file unclosed (ResourceWarnings later, at
-        # random). During the import the pipe is read, closed and the process waited for.
-        with real_popen(cmd, mode, buffering) as pipe:
-            return io.StringIO(pipe.read())
-
-    os.popen = popen
-    try:
-        from neonize.aioze import events
-        from neonize.aioze.client import NewAClient
-    except (ImportError, OSError):
-        raise ProviderError("provider_unavailable", WEB_EXTRA_HINT) from None
-    finally:
-        os.popen = real_popen
-        root.handlers[:] = handlers  # its import calls logging.basicConfig: our logging stays ours
-    # whatsmeow logs message metadata at INFO; only its warnings and errors reach our logs.
-    for name in ("neonize", "neonize.utils.log", "whatsmeow", "Whatsmeow"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-    def new_client(path: str, uuid: str) -> Any:
-        # new_device=False and no jid: the store's first (only) device, or a new one to pair.
-        return NewAClient(path, uuid=uuid)
-
-    return NeonizeApi(new_client, events)
 
 
 def render_qr(value: str) -> str:
@@ -387,6 +345,26 @@ class WebProvider:
         await asyncio.gather(*(self._halt(s.client, s.task) for s in sessions))
 
     # -- messages ----------------------------------------------------------------------------
+
+    async def fetch_media(self, tenant_id: int, media_id: str, max_bytes: int) -> FetchedMedia:
+        """Download and decrypt an inbound file through the linked session (whatsmeow)."""
+        session = self._sessions.get(tenant_id)
+        if session is None or session.state != "connected":
+            raise ProviderError("whatsapp_not_connected", retryable=True)
+        try:
+            message, announced = web_parse.decode_media(media_id, self._api.message_type)
+        except (ValueError, TypeError):
+            raise ProviderError("media_not_found") from None
+        if announced > max_bytes:   # refused before downloading anything
+            raise ProviderError("media_too_large")
+        try:
+            data = await session.client.download_any(message)
+        except Exception as exc:    # expired on WhatsApp's servers, network: worth another try
+            raise ProviderError("media_download_failed", str(exc)[:200], retryable=True) from None
+        if len(data) > max_bytes:
+            raise ProviderError("media_too_large")
+        part = next(getattr(message, f) for f in web_parse.MEDIA_FIELDS if message.HasField(f))
+        return FetchedMedia(bytes(data), str(part.mimetype) or "application/octet-stream")
 
     async def send(self, tenant_id: int, msg: OutboundMessage) -> str:
         """Send a text from the linked number; return WhatsApp's message id."""

@@ -6,10 +6,12 @@ messages, read by field name, so a stand-in with the same fields works in tests.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from typing import Any
 
 from app.clock import now_ms
-from app.whatsapp.base import InboundMessage, StatusUpdate
+from app.whatsapp.base import MEDIA_LIMITS, InboundMedia, InboundMessage, StatusUpdate
 
 USER_SERVER = "s.whatsapp.net"
 LID_SERVER = "lid"
@@ -68,6 +70,44 @@ def _unwrap(content: Any) -> Any:
     return content
 
 
+# Our media kinds by the WhatsApp field that carries the file.
+MEDIA_FIELDS = {"imageMessage": "image", "videoMessage": "video", "ptvMessage": "video",
+                "audioMessage": "audio", "documentMessage": "document", "stickerMessage": "sticker"}
+MEDIA_PREFIX = "wa1:"
+
+
+def media_of(content: Any) -> InboundMedia | None:
+    """The file a message carries. WhatsApp Web has no media id to look up later: the id is the
+    media part itself (where the encrypted file is and its key), serialised, so a download can
+    be retried after a restart (the media table is as private as the rest of the database)."""
+    content = _unwrap(content)
+    if _has(content, "documentWithCaptionMessage"):
+        content = content.documentWithCaptionMessage.message
+    for field, kind in MEDIA_FIELDS.items():
+        if not _has(content, field):
+            continue
+        part = getattr(content, field)
+        only = type(content)()
+        getattr(only, field).CopyFrom(part)
+        media_id = MEDIA_PREFIX + base64.urlsafe_b64encode(only.SerializeToString()).decode()
+        sha = base64.b64encode(part.fileSHA256).decode() if part.fileSHA256 else ""
+        return InboundMedia(kind=kind, media_id=media_id, mime=str(part.mimetype), sha256=sha,
+                            filename=str(getattr(part, "fileName", "") or "") if kind == "document" else "")
+    return None
+
+
+def decode_media(media_id: str, message_type: Callable[[], Any]) -> tuple[Any, int]:
+    """The message holding only the media part, and the size it announces (0: unknown)."""
+    if not media_id.startswith(MEDIA_PREFIX):
+        raise ValueError("not a WhatsApp Web media id")
+    msg = message_type()
+    msg.ParseFromString(base64.urlsafe_b64decode(media_id[len(MEDIA_PREFIX):]))
+    for field in MEDIA_FIELDS:
+        if _has(msg, field):
+            return msg, int(getattr(msg, field).fileLength)
+    raise ValueError("no media part")
+
+
 def type_and_body(content: Any) -> tuple[str, str] | None:
     """(type, text) of a WhatsApp message; None for what is not a message a person wrote
     (protocol messages: deletes, key distribution, history sync, edits)."""
@@ -114,8 +154,9 @@ def inbound(ev: Any) -> InboundMessage | None:
     if found is None or not sender:
         return None
     kind, body = found
+    media = media_of(ev.Message) if kind in MEDIA_LIMITS else None
     return InboundMessage(wa_id=str(info.ID), from_phone=sender, name=str(info.Pushname or ""),
-                          type=kind, body=body, timestamp=int(info.Timestamp) or now_ms())
+                          type=kind, body=body, timestamp=int(info.Timestamp) or now_ms(), media=media)
 
 
 def receipts(ev: Any) -> list[StatusUpdate]:

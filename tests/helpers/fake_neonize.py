@@ -41,6 +41,7 @@ class FakeClient:
     handlers: dict[type, Any] = field(default_factory=dict)
     on_qr: Any = None
     sent: list[tuple[str, str]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)   # WhatsApp's media servers
     stopped: bool = False
     logged_out: bool = False
     running: asyncio.Event = field(default_factory=asyncio.Event)
@@ -74,6 +75,11 @@ class FakeClient:
 
     async def get_me(self) -> Any:
         return proto.Device(JID=jid(self.device() or ""))
+
+    async def download_any(self, message: Any) -> bytes:
+        """whatsmeow fetches the encrypted file at its direct path and decrypts it."""
+        part = message.imageMessage if message.HasField("imageMessage") else message.documentMessage
+        return self.files[part.directPath]
 
     async def send_message(self, to: str, message: str) -> Any:
         if self.stopped:
@@ -123,7 +129,7 @@ class FakeNeonize:
     built: asyncio.Queue[FakeClient] = field(default_factory=asyncio.Queue)
 
     def api(self) -> NeonizeApi:
-        return NeonizeApi(self._new_client, ev)
+        return NeonizeApi(self._new_client, ev, e2e.Message)
 
     def _new_client(self, path: str, uuid: str) -> FakeClient:
         client = FakeClient(Path(path), uuid)
