@@ -10,6 +10,7 @@ import stat
 import time
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -344,3 +345,23 @@ async def test_an_inbound_photo_is_downloaded_through_the_session(
     assert big["body"] == "boleta.pdf"
     failed = (await next_event(ws, "message_media"))["data"]
     assert failed["message_id"] == big["id"] and failed["media"]["state"] == "failed"
+
+
+async def test_a_photo_and_a_document_are_sent_through_the_session(shop: Actor, fake: FakeNeonize) -> None:
+    ws, _ = await shop.ws()
+    client = await paired(shop, fake, ws)
+    await client.message("3A0300", CUSTOMER, text("¿me mandas la foto y el presupuesto?"))
+    conv = (await next_event(ws, "new_message"))["data"]["conversation"]["id"]
+    photo = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    for data, mime, name, caption in ((photo, "image/png", "foto.png", "la polera"),
+                                      (b"%PDF-1.4 presupuesto", "application/pdf", "presupuesto.pdf", "")):
+        form = aiohttp.FormData(quote_fields=False)
+        if caption:
+            form.add_field("caption", caption)
+        form.add_field("file", data, content_type=mime, filename=name)
+        resp = await shop.client.post(f"/api/v1/conversations/{conv}/media", data=form, headers=shop.headers)
+        assert resp.status == 201, await resp.text()
+        sent = await next_event(ws, "message_status")
+        assert sent["data"]["status"] == "sent"
+    assert client.sent_media == [(CUSTOMER, "image", photo, "la polera", None),
+                                 (CUSTOMER, "document", b"%PDF-1.4 presupuesto", None, "presupuesto.pdf")]

@@ -367,13 +367,22 @@ class WebProvider:
         return FetchedMedia(bytes(data), str(part.mimetype) or "application/octet-stream")
 
     async def send(self, tenant_id: int, msg: OutboundMessage) -> str:
-        """Send a text from the linked number; return WhatsApp's message id."""
+        """Send a text, photo or document from the linked number; return WhatsApp's message id."""
         session = self._sessions.get(tenant_id)
         if session is None or session.state != "connected":
             raise ProviderError("whatsapp_not_connected", "the QR-linked number is not connected",
                                 retryable=True)
+        media, client = msg.media, session.client
+        if media is not None and media.kind not in ("image", "document"):
+            raise ProviderError("media_unsupported", f"cannot send {media.kind} by QR link")
         try:
-            resp = await session.client.send_message(msg.to, msg.body)
+            if media is None:
+                resp = await client.send_message(msg.to, msg.body)
+            elif media.kind == "image":   # neonize uploads it (encrypted) and adds a thumbnail
+                resp = await client.send_image(msg.to, media.data, caption=msg.body or None)
+            else:
+                resp = await client.send_document(msg.to, media.data, caption=msg.body or None,
+                                                  filename=media.filename, mimetype=media.mime)
         except Exception as exc:  # neonize's SendMessageError and the Go layer's errors
             raise ProviderError("web_send_failed", str(exc)[:200]) from None
         wa_id = str(resp.ID)

@@ -42,6 +42,7 @@ class FakeClient:
     on_qr: Any = None
     sent: list[tuple[str, str]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)   # WhatsApp's media servers
+    sent_media: list[tuple[str, str, bytes, str | None, str | None]] = field(default_factory=list)
     stopped: bool = False
     logged_out: bool = False
     running: asyncio.Event = field(default_factory=asyncio.Event)
@@ -80,6 +81,15 @@ class FakeClient:
         """whatsmeow fetches the encrypted file at its direct path and decrypts it."""
         part = message.imageMessage if message.HasField("imageMessage") else message.documentMessage
         return self.files[part.directPath]
+
+    async def send_image(self, to: str, file: bytes, caption: str | None = None) -> Any:
+        self.sent_media.append((to, "image", file, caption, None))
+        return proto.SendResponse(ID=f"3EB0{next(self._ids):012d}", Timestamp=1)
+
+    async def send_document(self, to: str, file: bytes, caption: str | None = None,
+                            filename: str | None = None, mimetype: str | None = None) -> Any:
+        self.sent_media.append((to, "document", file, caption, filename))
+        return proto.SendResponse(ID=f"3EB0{next(self._ids):012d}", Timestamp=1)
 
     async def send_message(self, to: str, message: str) -> Any:
         if self.stopped:
