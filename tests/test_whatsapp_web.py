@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from app import create_app
 from app.config import Config
+from app.services import outbox
 from app.whatsapp import base, web, web_store
 from tests.helpers.actors import Actor, make_actor
 from tests.helpers.api import assert_error, decode_qr_svg, json_ok
@@ -238,7 +239,25 @@ async def test_send_while_disconnected_is_refused(shop: Actor, fake: FakeNeonize
     resp = await shop.post(f"/api/v1/conversations/{conv}/messages", {"body": "¿sigue ahí?"})
     assert resp.status == 201
     status = (await next_event(ws, "message_status"))["data"]
-    assert status["status"] == "failed" and client.sent == []
+    assert status["status"] == "failed" and client.sent == []   # at once: nothing will take it soon
+
+
+async def test_a_reply_during_a_drop_waits_and_goes_out_after_it(
+        shop: Actor, fake: FakeNeonize, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(web, "RECONNECT_BASE", 600.0)   # whatsmeow's own reconnect, below
+    monkeypatch.setattr(outbox, "BACKOFF_BASE", 0.05)
+    ws, _ = await shop.ws()
+    client = await paired(shop, fake, ws)
+    await client.message("3A0400", CUSTOMER, text("hola"))
+    conv = (await next_event(ws, "new_message"))["data"]["conversation"]["id"]
+    await client.emit(web_parse_event("Disconnected"))
+    await next_event(ws, "whatsapp_disconnected")
+    resp = await shop.post(f"/api/v1/conversations/{conv}/messages", {"body": "ya vuelvo"})
+    assert resp.status == 201 and (await resp.json())["status"] == "queued"
+    await client.emit(web_parse_event("Connected"))
+    await next_event(ws, "whatsapp_authenticated")
+    sent = await next_event(ws, "message_status")
+    assert sent["data"]["status"] == "sent" and client.sent == [(CUSTOMER, "ya vuelvo")]
 
 
 async def test_without_the_extra_the_error_names_it(client: TestClient,

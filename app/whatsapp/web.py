@@ -370,8 +370,10 @@ class WebProvider:
         """Send a text, photo or document from the linked number; return WhatsApp's message id."""
         session = self._sessions.get(tenant_id)
         if session is None or session.state != "connected":
+            # Coming back (a drop, a restart): the outbox retries with backoff. Ended (logged out,
+            # banned, replaced, never linked): nothing will take it soon, it fails now.
             raise ProviderError("whatsapp_not_connected", "the QR-linked number is not connected",
-                                retryable=True)
+                                retryable=session is not None)
         media, client = msg.media, session.client
         if media is not None and media.kind not in ("image", "document"):
             raise ProviderError("media_unsupported", f"cannot send {media.kind} by QR link")
