@@ -26,7 +26,7 @@ function status(text, isError = false) {
 }
 
 // Errors with words of their own (PUT /api/v1/whatsapp/config); any other is the generic one.
-const FIELD_ERRORS = new Set(["phone_number_id", "api_base"]);
+const FIELD_ERRORS = new Set(["phone_number_id", "waba_id", "api_base"]);
 const CODE_ERRORS = new Set(["phone_number_taken", "provider_unavailable", "api_base_not_allowed"]);
 
 function errorText(err) {
@@ -43,6 +43,7 @@ function showParts() {
 
 function fill(config) {
   form.elements.phone_number_id.value = config.phone_number_id ?? "";
+  form.elements.waba_id.value = config.waba_id ?? "";
   for (const name of SECRETS) {
     form.elements[name].value = "";
     const mask = config[name];
@@ -67,6 +68,7 @@ if (form) {
     const body = { provider: form.elements.provider.value };
     if (body.provider === "cloud") {
       body.phone_number_id = form.elements.phone_number_id.value.trim();
+      body.waba_id = form.elements.waba_id.value.trim();
       for (const name of SECRETS) {
         const value = form.elements[name].value.trim();
         if (value) body[name] = value;   // empty: keep what is stored

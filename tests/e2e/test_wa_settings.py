@@ -45,6 +45,7 @@ async def test_switch_to_the_cloud_api_and_the_secrets_stay_secret(page: Page, l
     await expect(section.locator("input[name=phone_number_id]")).to_have_attribute("aria-invalid", "true")
 
     await section.get_by_label("Identificador del número").fill("106540352242922")
+    await section.get_by_label("Identificador de la cuenta").fill("102290129340398")
     await section.get_by_label("Token de acceso").fill(token)
     await section.get_by_label("Clave secreta de la app").fill(app_secret)
     await section.get_by_label("Token de verificación del webhook").fill(verify)
@@ -72,6 +73,7 @@ async def test_switch_to_the_cloud_api_and_the_secrets_stay_secret(page: Page, l
     await expect(section.get_by_label("WhatsApp Cloud API de Meta")).to_be_checked()
     await expect(section.locator("#wa-webhook")).to_have_text(f"{live.base}/webhooks/whatsapp/acme")
     await expect(section.get_by_label("Identificador del número")).to_have_value("106540352242922")
+    await expect(section.get_by_label("Identificador de la cuenta")).to_have_value("102290129340398")
     for path in ("/api/v1/whatsapp/config", "/api/v1/whatsapp", "/api/v1/tenant", "/api/v1/me"):
         answers.append(await page.request.get(live.base + path))
     await nothing_secret()
