@@ -264,11 +264,6 @@ export class ThreadView {
     this.updateRow(node, m);
   }
 
-  remove(id) {
-    const node = this.nodes.get(id);
-    if (node) this.dropRow(node);
-  }
-
   regroup(m, prev) {
     const node = this.nodes.get(m.id);
     if (node) node.classList.toggle("cont", this.continues(m, prev));
