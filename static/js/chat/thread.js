@@ -4,7 +4,9 @@
 // Only a window of the thread's messages is in the DOM (at most WINDOW rows): scrolling toward
 // either end renders a slice there and drops one at the far end. Inserting a page above a few
 // thousand laid-out bubbles made the slowest frames of a long scroll up (bench/ui_chat.py); with
-// a bounded DOM each frame's work stays the same however long the thread grows.
+// a bounded DOM each frame's work stays the same however long the thread grows. The sizes were
+// measured side by side (bench/ui_chat.py): small slices keep the frame that renders one short
+// (70/15: p95 13 ms; 100/20: 14; 200/40: 19), smaller still only adds frames that do work.
 import { contactLabel, dayKey, el, formatDay, formatPhone, formatTime, initials, avatarColour } from "./format.js";
 import { fillAvatar, tick } from "./icons.js";
 import { mediaKey, renderMedia } from "./media.js";
@@ -13,9 +15,11 @@ import { t } from "./strings.js";
 const GROUP_MS = 5 * 60 * 1000;    // DESIGN: consecutive messages of one side within 5 min group
 const NEAR_BOTTOM_PX = 48;
 const LOAD_OLDER_WITHIN_PX = 300;   // also how near an edge of the window a slice is rendered
-const WINDOW = 200;                 // rows in the DOM at most
-const SLICE = 40;                   // rows rendered (and dropped) at a time
+const WINDOW = 70;                  // rows in the DOM at most (~6 screens)
+const SLICE = 15;                   // rows rendered (and dropped) at a time
 const FIRST_ROWS = 60;              // rows rendered when a conversation opens
+const PREFETCH_ROWS = 3 * SLICE;    // the older page is asked for this many rows before the top
+const NATIVE_ANCHORING = globalThis.CSS?.supports?.("overflow-anchor", "auto") ?? false;
 
 export class ThreadView {
   /**
@@ -27,6 +31,7 @@ export class ThreadView {
     this.root = root;
     this.opts = opts;
     this.thread = null;
+    this.loading = false;
     this.nodes = new Map();           // message id -> row element
     this.unseen = 0;
     this.header = root.querySelector(".thread-header");
@@ -75,7 +80,16 @@ export class ThreadView {
     this.subtitle.hidden = Boolean(text) || !this.subtitle.textContent;
   }
 
-  setLoading(on) { this.older.hidden = !on; }
+  /** An older page is on its way: said at the top only once the reader has reached it. */
+  setLoading(on) {
+    this.loading = on;
+    this.showLoading();
+  }
+
+  showLoading() {
+    const show = this.loading && this.range()[0] === 0;
+    if (this.older.hidden === show) this.older.hidden = !show;
+  }
 
   atBottom() { return this.range()[1] === this.thread?.messages.length && this.atBottomPx(); }
 
@@ -93,14 +107,26 @@ export class ThreadView {
 
   onScroll() {
     if (!this.thread) return;
+    // Geometry is read once, while layout is still clean from the scroll: after a slice is
+    // rendered nothing here reads it again, so the frame lays out once, not twice.
     const s = this.scroller;
-    if (s.scrollTop < LOAD_OLDER_WITHIN_PX) {
-      if (this.range()[0] > 0) this.extendUp();
-      else if (this.thread.hasOlder) this.opts.onLoadOlder();
+    const top = s.scrollTop;
+    const below = s.scrollHeight - top - s.clientHeight;
+    const [lo, hi] = this.range();
+    const total = this.thread.messages.length;
+    if (top < LOAD_OLDER_WITHIN_PX) {
+      // Ask for the next older page a few slices ahead, so it is there before the reader is:
+      // no wait pinned at the top, and it joins the thread without touching the DOM.
+      if (this.thread.hasOlder && lo <= PREFETCH_ROWS) this.opts.onLoadOlder();
+      if (lo > 0) { this.extendUp(lo, hi); return; }
+      this.showLoading();
     }
-    if (s.scrollHeight - s.scrollTop - s.clientHeight < LOAD_OLDER_WITHIN_PX
-        && this.range()[1] < this.thread.messages.length) this.extendDown();
-    if (this.atBottom() && this.unseen) { this.unseen = 0; this.updatePill(); this.opts.onSeenBottom(); }
+    if (below < LOAD_OLDER_WITHIN_PX && hi < total) { this.extendDown(lo, hi); return; }
+    if (hi === total && below < NEAR_BOTTOM_PX && this.unseen) {
+      this.unseen = 0;
+      this.updatePill();
+      this.opts.onSeenBottom();
+    }
   }
 
   updatePill() {
@@ -150,23 +176,28 @@ export class ThreadView {
     this.nodes.delete(row.dataset.id);
   }
 
-  /** Change the DOM above the reader without moving what they are reading. */
+  /** Change the DOM above the reader without moving what they are reading. Where the browser
+   *  anchors scrolling itself (CSS overflow-anchor), it does so in the frame's own layout; reading
+   *  the height here would lay the window out a second time. Safari (no overflow-anchor), a page
+   *  that turns it off, and a reader pinned at the very top (where anchoring does not apply) get
+   *  the measured correction. */
   keepPlace(change) {
     const s = this.scroller;
+    if (NATIVE_ANCHORING && s.scrollTop > 0 && getComputedStyle(s).overflowAnchor !== "none") { change(); return; }
     const fromEnd = s.scrollHeight - s.scrollTop;
     change();
     s.scrollTop = s.scrollHeight - fromEnd;
   }
 
-  /** Render a slice above the first row; drop rows far below when over the window. */
-  extendUp() {
+  /** Render a slice above the first row; drop rows far below when over the window. `restyle`
+   *  changes the old first row, in the same kept place. */
+  extendUp(lo, hi, restyle = null) {
     const msgs = this.thread.messages;
-    const [lo, hi] = this.range();
     const from = Math.max(0, lo - SLICE);
     const frag = document.createDocumentFragment();
     // Built against each message's true predecessor: groups and day separators come out right.
     for (let i = from; i < lo; i++) this.appendRow(frag, msgs[i], msgs[i - 1]);
-    this.keepPlace(() => this.list.prepend(frag));
+    this.keepPlace(() => { restyle?.(); this.list.prepend(frag); });
     let extra = hi - from - WINDOW;
     for (let row = this.list.lastElementChild; extra > 0 && row;) {
       // Step over the row's own separator, which goes with it.
@@ -177,9 +208,8 @@ export class ThreadView {
   }
 
   /** Render a slice below the last row; drop rows far above when over the window. */
-  extendDown() {
+  extendDown(lo, hi) {
     const msgs = this.thread.messages;
-    const [lo, hi] = this.range();
     const to = Math.min(msgs.length, hi + SLICE);
     const frag = document.createDocumentFragment();
     for (let i = hi; i < to; i++) this.appendRow(frag, msgs[i], msgs[i - 1]);
@@ -198,18 +228,19 @@ export class ThreadView {
   /** `count` older messages were put at the front of the thread: render a slice of them above. */
   prependOlder(count) {
     const msgs = this.thread.messages;
-    const [lo] = this.range();
+    const [lo, hi] = this.range();
     if (lo !== count) return;               // the reader is not at the top: they render on the way
     // The old first row may now continue the group or share the day of the message before it.
     const oldFirst = msgs[count];
     const prev = msgs[count - 1];
     const node = this.nodes.get(oldFirst.id);
-    if (node?.sep && dayKey(prev.created_at) === dayKey(oldFirst.created_at)) {
-      node.sep.remove();
-      node.sep = null;
-    }
-    this.regroup(oldFirst, prev);
-    this.extendUp();
+    this.extendUp(lo, hi, () => {
+      if (node?.sep && dayKey(prev.created_at) === dayKey(oldFirst.created_at)) {
+        node.sep.remove();
+        node.sep = null;
+      }
+      this.regroup(oldFirst, prev);
+    });
   }
 
   /** A new or changed message of the open thread. */
