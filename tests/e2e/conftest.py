@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
+from playwright.async_api import expect
 
 from app import create_app, keys
 from app.auth import passwords, users
@@ -28,6 +29,11 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
 ]
 PASSWORD = "correct horse battery"
+
+# Playwright's 5 s default for `expect` is tight on a 2-core box running Chromium, the server
+# and the suite at once; a passing check returns as soon as it holds, so only a failure waits
+# longer. Checks with a promise of their own ("within 1 s") pass their own timeout.
+expect.set_options(timeout=10_000)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
