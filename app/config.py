@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, replace
@@ -18,6 +19,11 @@ WELL_KNOWN_SECRETS = frozenset(
     }
 )
 MIN_SECRET_BYTES = 32  # HS256 uses a 256-bit HMAC key; RFC 7518 §3.2 asks for at least that
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# A reverse proxy on the same machine (docs/deploy.md): only a local process could forge the
+# header from there, and a remote client's TCP peer is never loopback.
+LOOPBACK = "127.0.0.0/8,::1"
 
 
 class ConfigError(ValueError):
@@ -59,6 +65,9 @@ class Config:
     log_format: str = "text"             # or "json": one object per line
     revocation_check: float = 2.0        # seconds between looks for sessions revoked elsewhere
     metrics_token: str = ""              # /metrics wants it as a bearer token; empty: local only
+    # Peers whose X-Forwarded-For names the client (app/web/client_addr.py): the login throttle
+    # counts that address, not the proxy's, which every client behind it shares.
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def data_dir(self) -> Path:
@@ -151,6 +160,19 @@ def _secure_cookies(env: dict[str, str]) -> bool:
     return env.get("CONDORITO_PUBLIC_URL", "").strip().lower().startswith("https://")
 
 
+def trusted_proxies(raw: str) -> tuple[Network, ...]:
+    """Addresses or networks, comma-separated ("" trusts none)."""
+    nets = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"CONDORITO_TRUSTED_PROXIES: {part!r} is not an address or network") from None
+    return tuple(nets)
+
+
 def _log_format(raw: str) -> str:
     fmt = raw.strip().lower()
     if fmt not in ("text", "json"):
@@ -194,4 +216,5 @@ def load_config(
         log_level=env.get("CONDORITO_LOG_LEVEL", "INFO").upper(),
         log_format=_log_format(log_format or env.get("CONDORITO_LOG_FORMAT") or "text"),
         metrics_token=env.get("CONDORITO_METRICS_TOKEN", "").strip(),
+        trusted_proxies=trusted_proxies(env.get("CONDORITO_TRUSTED_PROXIES", LOOPBACK)),
     )

@@ -15,6 +15,7 @@ from app.realtime import const
 from app.services import conversations
 from app.web import login as auth_login
 from app.web.bodies import json_response, read_json, string_field
+from app.web.client_addr import client_address
 
 
 def require_admin(principal: Principal) -> None:
@@ -29,7 +30,7 @@ async def handle_login(request: web.Request) -> web.Response:
     data = await read_json(request)
     email = string_field(data, "email", max_len=254)
     password = string_field(data, "password", max_len=users.MAX_PASSWORD)
-    result = await auth_login.login(request.app, email, password, auth_login.client_ip(request))
+    result = await auth_login.login(request.app, email, password, client_address(request))
     return json_response({"token": result.token, "expires_at": result.expires_at,
                           "user": result.user.public()})
 

@@ -32,11 +32,6 @@ class LoginResult:
     user: users.User
 
 
-def client_ip(request: web.Request) -> str:
-    """The peer address (a reverse proxy must be configured to pass the real one)."""
-    return request.remote or "unknown"
-
-
 async def login(app: web.Application, email: str, password: str, ip: str) -> LoginResult:
     """Check a password and open a session; throttled as app/auth/throttle.py explains."""
     throttle = app[keys.THROTTLE]

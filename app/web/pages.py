@@ -17,6 +17,7 @@ from app.errors import Forbidden, RateLimited
 from app.i18n import LANG_COOKIE, LANGS, pick_lang, set_lang_cookie, t
 from app.services import bot_store, link, stats, tenants
 from app.web import login as auth_login
+from app.web.client_addr import client_address
 from app.web.render import render_page
 
 
@@ -52,7 +53,7 @@ async def handle_login_submit(request: web.Request) -> web.Response:
     nxt = _safe_next(str(form.get("next", "/")))
     lang = pick_lang(request)
     try:
-        result = await auth_login.login(request.app, email, password, auth_login.client_ip(request))
+        result = await auth_login.login(request.app, email, password, client_address(request))
     except RateLimited as exc:
         error = t("login.rate_limited", lang, seconds=exc.extra.get("retry_after", 60))
         return aiohttp_jinja2.render_template(

@@ -16,6 +16,7 @@ from app.errors import Forbidden, Invalid
 from app.i18n import pick_lang, t
 from app.services import bot_store, link, phones, tenants
 from app.web import login as auth_login
+from app.web.client_addr import client_address
 from app.web.render import render_page
 from app.whatsapp.base import WEB_INSTALLED
 
@@ -104,7 +105,7 @@ async def handle_password_submit(request: web.Request) -> web.Response:
         return await render_page(request, "password.html", "", status=400, error=error, done=False,
                                  must_change=p.must_change_password, bare=p.must_change_password)
     # Every token of the user was revoked, this browser's too: open a fresh session.
-    result = await auth_login.login(request.app, p.email, new, auth_login.client_ip(request))
+    result = await auth_login.login(request.app, p.email, new, client_address(request))
     resp = web.HTTPSeeOther("/account/password?done=1")
     config = request.app[keys.CONFIG]
     set_session_cookie(resp, result.token, config.token_ttl, config.secure_cookies)
