@@ -10,7 +10,7 @@ from pathlib import Path
 from app.private_files import private_file
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
-SCHEMA_VERSION = 14
+SCHEMA_VERSION = 15
 BUSY_TIMEOUT_MS = 10_000
 
 # Columns added after their table first shipped, as (table, column, declaration). `CREATE TABLE

@@ -186,3 +186,24 @@ async def test_a_search_page_walks_the_list_index_and_builds_one_hit_set(alice: 
         assert "TEMP B-TREE" not in plan, plan
     finally:
         conn.close()
+
+
+async def test_the_unread_filter_walks_its_partial_index(alice: Actor) -> None:
+    """`?unread=1` walks conversations_unread (only conversations with unread messages) newest
+    first, not the whole list index: a few old unread ones among thousands cost 10× less
+    (bench/unread_filter.py). The query's condition must stay `unread_count > 0` to match it."""
+    for i in range(3):
+        await alice.inbound(f"5697777000{i}", f"hola {i}", name=f"Sin leer {i}")
+    conn = connect(alice.client.app[keys.DB].path, readonly=True)
+    sent: list[str] = []
+    conn.set_trace_callback(sent.append)
+    try:
+        items, _ = conversations.list_conversations(conn, alice.tenant_id, unread=True, limit=2)
+        assert [i["contact"]["name"] for i in items] == ["Sin leer 2", "Sin leer 1"]
+        conn.set_trace_callback(None)
+        page_sql = next(sql for sql in sent if "ORDER BY c.updated_at" in sql)
+        plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + page_sql))
+        assert "USING INDEX conversations_unread" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
+    finally:
+        conn.close()
