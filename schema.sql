@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS sessions (
   revoked_at  INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS sessions_user ON sessions(user_id);
+-- Revoked sessions only, by time: the revocation watch reads "revoked since" every 2 s
+-- (app/services/revocations.py) without scanning every session. (v15)
+CREATE INDEX IF NOT EXISTS sessions_revoked ON sessions(revoked_at) WHERE revoked_at IS NOT NULL;
 
 CREATE TABLE IF NOT EXISTS contacts (
   id          INTEGER PRIMARY KEY,

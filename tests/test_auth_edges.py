@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from app import keys
-from app.auth import principal
+from app.auth import principal, users
 from app.services import tenants
+from app.sqlite import connect
 from tests.helpers.actors import PASSWORD, Actor
 
 
@@ -45,3 +46,22 @@ async def test_changes_by_another_process_apply_after_the_cache_ttl(
     monkeypatch.setattr(principal, "CACHE_TTL", 0.0)
     resp = await alice.get("/api/v1/me")
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "forbidden"
+
+
+async def test_the_revocation_watch_reads_only_revoked_sessions(alice: Actor) -> None:
+    """The watch runs every 2 s over all tenants: its query walks sessions_revoked (revoked ones,
+    by time), not every session row; and it finds a session revoked by a logout."""
+    resp = await alice.client.post("/api/v1/auth/logout", headers=alice.headers)
+    assert resp.status in (200, 204)
+    conn = connect(alice.client.app[keys.DB].path, readonly=True)
+    sent: list[str] = []
+    conn.set_trace_callback(sent.append)
+    try:
+        found = users.revoked_since(conn, 0)
+        assert [(t, u) for t, u, _ in found] == [(alice.tenant_id, alice.user_id)]
+        conn.set_trace_callback(None)
+        query = next(sql for sql in sent if "revoked_at >=" in sql)
+        plan = " | ".join(r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + query))
+        assert "USING INDEX sessions_revoked" in plan, plan
+    finally:
+        conn.close()
