@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from app.whatsapp.cloud import sign
+from app.whatsapp.cloud_webhook import sign
 from tests.helpers.fake_graph import FakeGraph
 from tests.test_cli import Server, field
 from tests.test_webhooks import payload, text

@@ -10,7 +10,7 @@ import pytest
 from app import keys
 from app.services import tenants
 from app.text import clean_text
-from app.whatsapp.cloud import sign
+from app.whatsapp.cloud_webhook import sign
 from tests.helpers.actors import Actor
 from tests.helpers.frames import next_event
 

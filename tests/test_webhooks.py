@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestServer
 from app import create_app, keys
 from app.config import Config
 from app.services import webhook_queue, whatsapp_config
-from app.whatsapp.cloud import parse_webhook, sign
+from app.whatsapp.cloud_webhook import parse_webhook, sign
 from tests.helpers.actors import Actor, make_actor
 from tests.helpers.frames import next_event, next_frame
 

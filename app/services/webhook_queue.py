@@ -20,7 +20,7 @@ from app.db import Database, Tx
 from app.services.inbox import Inbox
 from app.services.messages import TenantRef
 from app.tasks import cancel_and_wait
-from app.whatsapp.cloud import parse_webhook
+from app.whatsapp.cloud_webhook import parse_webhook
 
 log = logging.getLogger("condorito.webhooks")
 

@@ -12,7 +12,8 @@ from app import keys
 from app.auth.middleware import public
 from app.errors import AppError, Forbidden, NotFound, Unauthorized
 from app.web.bodies import MAX_BODY_BYTES, json_object, json_response
-from app.whatsapp.cloud import CloudSettings, signature_ok
+from app.whatsapp.cloud import CloudSettings
+from app.whatsapp.cloud_webhook import signature_ok
 
 log = logging.getLogger("condorito.webhooks")
 
