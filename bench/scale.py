@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from errors import BenchError
+from fsync_probe import fsync_ms
 from httpclient import HttpPool
 from servers import HOST, Condorito, run_cli
 
@@ -325,23 +326,6 @@ async def http_ingest(srv: Condorito, seconds: float) -> dict[str, Any]:
         srv.server.stop()
 
 
-def fsync_latency(directory: Path, n: int = 20) -> tuple[float, float]:
-    """Median and max ms of a 4 KiB write + fsync in `directory`."""
-    path = directory / "fsync.probe"
-    times = []
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        for _ in range(n):
-            os.write(fd, b"x" * 4096)
-            t0 = time.perf_counter()
-            os.fsync(fd)
-            times.append(time.perf_counter() - t0)
-    finally:
-        os.close(fd)
-        path.unlink()
-    return statistics.median(times) * 1000, max(times) * 1000
-
-
 async def run(a: argparse.Namespace) -> bool:
     srv = Condorito(1, "sandbox", keep=a.keep, tmp_root=a.db_dir)
     t = srv.tenants[0]
@@ -349,7 +333,7 @@ async def run(a: argparse.Namespace) -> bool:
         run_cli(srv.db, srv.env, "create-tenant", t.code, "--name", "Escala")
         run_cli(srv.db, srv.env, "create-user", t.code, t.email, "--password-stdin", "--role",
                 "admin", "--name", "Bench", stdin=t.password + "\n")
-        fsync_med, fsync_max = fsync_latency(srv.tmp)
+        fsync_med, fsync_p90 = fsync_ms(str(srv.tmp), 20)
         db = Database(srv.db)
         await db.open()
         try:
@@ -392,7 +376,7 @@ async def run(a: argparse.Namespace) -> bool:
         ok &= good
         print(f"{label}: {value:.1f}  (target ≤ {target:g}) {'ok' if good else 'OVER'}")
     ok &= ingest["failed"] == 0
-    print(f"fsync latency of the disk (4 KiB): median {fsync_med:.2f} ms, max {fsync_max:.2f} ms;"
+    print(f"fsync latency of the disk (4 KiB): median {fsync_med:.2f} ms, p90 {fsync_p90:.2f} ms;"
           f" load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return ok
 
