@@ -262,6 +262,11 @@ KEY_FIGURES = [("first", "first render"), ("open", "open the big thread"),
                ("thread95", "thread scroll p95 (frames that scrolled)")]
 
 
+def thread_frames(run: dict[str, Any], *, moved: bool) -> list[float]:
+    """One run's thread-scroll frames that scrolled (moved) or sat pinned at the top (not)."""
+    return [d for d, m in zip(run["thread"], run["thread_moved"], strict=True) if m == moved]
+
+
 def report(name: str, runs: list[dict[str, Any]], args: argparse.Namespace) -> dict[str, float]:
     """Print one variant's figures; return the key ones (medians over runs)."""
     med = statistics.median
@@ -271,8 +276,8 @@ def report(name: str, runs: list[dict[str, Any]], args: argparse.Namespace) -> d
     # Frames of the thread scroll that had scrolling to do, apart from those pinned at the top
     # while the next older page was on its way (nothing to draw: Chromium paces those at its idle
     # cadence, so they measure the fetch, not the page's rendering).
-    thr_work = [d for r in runs for d, m in zip(r["thread"], r["thread_moved"], strict=True) if m]
-    pinned = [d for r in runs for d, m in zip(r["thread"], r["thread_moved"], strict=True) if not m]
+    thr_work = [d for r in runs for d in thread_frames(r, moved=True)]
+    pinned = [d for r in runs for d in thread_frames(r, moved=False)]
     print(f"--- {name}: {args.runs} page loads; Chromium unthrottled (no 60 Hz cap)")
     print(f"first render after the HTML (median, min-max): {med(r['first'] for r in runs):6.1f} ms"
           f"  ({min(r['first'] for r in runs):.1f}-{max(r['first'] for r in runs):.1f})   target <= 300 ms")
@@ -293,14 +298,10 @@ def report(name: str, runs: list[dict[str, Any]], args: argparse.Namespace) -> d
     print(f"list: {med(r['rows_in_dom'] for r in runs):.0f} rows in the DOM with"
           f" {med(r['loaded'] for r in runs):.0f} conversations loaded after the scroll;"
           f" thread: {med(r['bubbles'] for r in runs):.0f} bubbles after scrolling up")
-
-    def moved(r: dict[str, Any]) -> list[float]:
-        return [d for d, m in zip(r["thread"], r["thread_moved"], strict=True) if m]
-
     return {"first": med(r["first"] for r in runs), "open": med(r["open"] for r in runs),
             "list95": med(pct(r["list"], 95) for r in runs),
-            "thread50": med(pct(moved(r), 50) for r in runs),
-            "thread95": med(pct(moved(r), 95) for r in runs)}
+            "thread50": med(pct(thread_frames(r, moved=True), 50) for r in runs),
+            "thread95": med(pct(thread_frames(r, moved=True), 95) for r in runs)}
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from aiohttp.test_utils import TestServer
 
 from app import create_app, keys
 from app.config import Config
+from app.db import Tx
 from app.services import conversations, tenants
 from app.sqlite import connect
 from bench.ui_chat import seed  # the same inbox as the chat page's bench
@@ -34,7 +36,7 @@ from bench.ui_chat import seed  # the same inbox as the chat page's bench
 INDEX = "conversations_unread"
 
 
-def timed(conn, tenant_id: int, calls: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def timed(conn: sqlite3.Connection, tenant_id: int, calls: int) -> tuple[float, int]:
     """Median ms of one first page of unread conversations, and how many it found."""
     times, found = [], 0
     for _ in range(calls):
@@ -62,7 +64,7 @@ async def main() -> int:
             await seed(app, tenant.id, args.conversations, 1)
             keep = args.unread
 
-            def mark(tx) -> None:  # type: ignore[no-untyped-def]
+            def mark(tx: Tx) -> None:
                 tx.execute("UPDATE conversations SET unread_count = 0 WHERE tenant_id = ? AND id NOT IN"
                            " (SELECT id FROM conversations WHERE tenant_id = ?"
                            " ORDER BY updated_at, id LIMIT ?)", (tenant.id, tenant.id, keep))
